@@ -1,0 +1,660 @@
+// bt.cc - the only C++ file: libtorrent behind the C API of bt.h.
+//
+// Every extern "C" function catches all exceptions.  A struct bt_torrent
+// wraps a torrent_handle and keeps the verified-piece bitmap, updated from
+// piece_finished alerts, so C can read the verified contiguous prefix of a
+// download while later pieces still arrive.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <libtorrent/add_torrent_params.hpp>
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/create_torrent.hpp>
+#include <libtorrent/error_code.hpp>
+#include <libtorrent/ip_filter.hpp>
+#include <libtorrent/peer_info.hpp>
+#include <libtorrent/session.hpp>
+#include <libtorrent/session_params.hpp>
+#include <libtorrent/settings_pack.hpp>
+#include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <libtorrent/torrent_status.hpp>
+
+#include "bt.h"
+
+namespace lt = libtorrent;
+
+struct bt_torrent {
+	struct bt_session *ses;
+	lt::torrent_handle h;
+	std::shared_ptr<const lt::torrent_info> ti;
+	std::vector<bool> have;
+	int have_count = 0;
+	int prefix_pieces = 0;	// pieces 0..prefix_pieces-1 all verified
+	void *user = nullptr;
+
+	void mark(int piece)
+	{
+		if (piece < 0 || piece >= (int)have.size() || have[piece])
+			return;
+		have[piece] = true;
+		have_count++;
+		while (prefix_pieces < (int)have.size() && have[prefix_pieces])
+			prefix_pieces++;
+	}
+};
+
+struct bt_session {
+	std::unique_ptr<lt::session> ses;
+	std::map<lt::torrent_handle, bt_torrent *> torrents;
+	std::deque<bt_event> pending;
+	bool peer_exchange = true;
+};
+
+namespace {
+
+void set_err(char *err, size_t errlen, const std::string &msg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", msg.c_str());
+}
+
+void copy_str(char *dst, size_t n, const std::string &s)
+{
+	snprintf(dst, n, "%s", s.c_str());
+}
+
+std::string hex(lt::sha1_hash const &h)
+{
+	static const char digits[] = "0123456789abcdef";
+	std::string s;
+
+	for (auto c : h) {
+		unsigned char u = static_cast<unsigned char>(c);
+		s += digits[u >> 4];
+		s += digits[u & 15];
+	}
+	return s;
+}
+
+void fill_info(lt::torrent_info const &ti, bt_info *info)
+{
+	std::memset(info, 0, sizeof(*info));
+	lt::file_storage const &fs = ti.files();
+
+	copy_str(info->name, sizeof(info->name),
+		 fs.num_files() == 1 ? fs.file_name(lt::file_index_t{0}).to_string()
+				     : ti.name());
+	copy_str(info->info_hash, sizeof(info->info_hash),
+		 hex(ti.info_hashes().v1));
+	info->total_size = ti.total_size();
+	info->piece_length = ti.piece_length();
+	info->num_pieces = ti.num_pieces();
+	info->num_files = fs.num_files();
+}
+
+lt::settings_pack lan_settings(const bt_session_config *c)
+{
+	lt::settings_pack p;
+	namespace sp = lt;
+
+	if (c->profile == BT_PROFILE_SEEDER)
+		p = lt::high_performance_seed();
+	p.set_str(sp::settings_pack::listen_interfaces,
+		  c->listen && *c->listen ? c->listen : "0.0.0.0:0");
+	p.set_str(sp::settings_pack::user_agent, "SwarmImager/0.1");
+	p.set_str(sp::settings_pack::peer_fingerprint, "-SI0100-");
+	// A LAN swarm: TCP only, no DHT/LSD/port mapping, no encryption.
+	p.set_bool(sp::settings_pack::enable_outgoing_utp, false);
+	p.set_bool(sp::settings_pack::enable_incoming_utp, false);
+	p.set_bool(sp::settings_pack::enable_dht, false);
+	p.set_bool(sp::settings_pack::enable_lsd, false);
+	p.set_bool(sp::settings_pack::enable_upnp, false);
+	p.set_bool(sp::settings_pack::enable_natpmp, false);
+	p.set_int(sp::settings_pack::out_enc_policy, sp::settings_pack::pe_disabled);
+	p.set_int(sp::settings_pack::in_enc_policy, sp::settings_pack::pe_disabled);
+	p.set_bool(sp::settings_pack::allow_multiple_connections_per_ip, true);
+	p.set_bool(sp::settings_pack::no_connect_privileged_ports, false);
+	// Never let a many-torrent seeder stall on auto-management limits.
+	p.set_int(sp::settings_pack::active_downloads, -1);
+	p.set_int(sp::settings_pack::active_seeds, -1);
+	p.set_int(sp::settings_pack::active_limit, -1);
+	p.set_int(sp::settings_pack::active_checking, 4);
+	// Quick tracker handling: a dead tracker must not hold anything up.
+	p.set_int(sp::settings_pack::stop_tracker_timeout, 1);
+	p.set_int(sp::settings_pack::tracker_completion_timeout, 10);
+	p.set_int(sp::settings_pack::tracker_receive_timeout, 5);
+	p.set_int(sp::settings_pack::min_reconnect_time, 1);
+	p.set_int(sp::settings_pack::peer_connect_timeout, 5);
+	p.set_int(sp::settings_pack::min_announce_interval, 5);
+	// Bigger pipes than the WAN-oriented defaults.
+	p.set_int(sp::settings_pack::send_buffer_watermark, 4 * 1024 * 1024);
+	p.set_int(sp::settings_pack::send_buffer_low_watermark, 1024 * 1024);
+	p.set_int(sp::settings_pack::max_out_request_queue, 1500);
+	p.set_int(sp::settings_pack::request_queue_time, 2);
+	p.set_int(sp::settings_pack::max_allowed_in_request_queue, 2000);
+	p.set_int(sp::settings_pack::alert_queue_size, 100000);
+	if (c->upload_rate_limit > 0)
+		p.set_int(sp::settings_pack::upload_rate_limit,
+			  (int)std::min<long>(c->upload_rate_limit, INT32_MAX));
+	if (c->download_rate_limit > 0)
+		p.set_int(sp::settings_pack::download_rate_limit,
+			  (int)std::min<long>(c->download_rate_limit, INT32_MAX));
+	if (c->unchoke_slots)
+		p.set_int(sp::settings_pack::unchoke_slots_limit,
+			  c->unchoke_slots < 0 ? -1 : c->unchoke_slots);
+	if (c->connections_limit > 0)
+		p.set_int(sp::settings_pack::connections_limit,
+			  c->connections_limit);
+	p.set_int(sp::settings_pack::alert_mask,
+		  lt::alert_category::error | lt::alert_category::status |
+		  lt::alert_category::storage | lt::alert_category::tracker |
+		  lt::alert_category::connect | lt::alert_category::piece_progress |
+		  lt::alert_category::peer);
+	return p;
+}
+
+bt_event make_event(bt_event_type type, bt_torrent *t, int piece,
+		    const std::string &msg)
+{
+	bt_event e;
+
+	std::memset(&e, 0, sizeof(e));
+	e.type = type;
+	e.torrent = t;
+	e.piece = piece;
+	copy_str(e.msg, sizeof(e.msg), msg);
+	return e;
+}
+
+bt_torrent *find(bt_session *s, lt::torrent_handle const &h)
+{
+	auto it = s->torrents.find(h);
+
+	return it == s->torrents.end() ? nullptr : it->second;
+}
+
+// Refreshes the bitmap from the torrent's own state (after checking).
+void sync_pieces(bt_torrent *t)
+{
+	lt::torrent_status st = t->h.status(lt::torrent_handle::query_pieces);
+
+	for (int i = 0; i < (int)st.pieces.size(); i++)
+		if (st.pieces.get_bit(lt::piece_index_t{i}))
+			t->mark(i);
+}
+
+void translate(bt_session *s, lt::alert *a)
+{
+	using namespace lt;
+	bt_torrent *t = nullptr;
+
+	// alert_cast<> matches exact types only: torrent_alert is a base.
+	if (auto *ta = dynamic_cast<torrent_alert *>(a)) {
+		t = find(s, ta->handle);
+		if (!t)
+			return;	// removed already, or not ours
+	}
+	if (auto *p = alert_cast<piece_finished_alert>(a)) {
+		int piece = static_cast<int>(p->piece_index);
+		t->mark(piece);
+		s->pending.push_back(make_event(BT_EV_PIECE, t, piece, ""));
+	} else if (alert_cast<torrent_finished_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_FINISHED, t, -1, ""));
+	} else if (auto *h = alert_cast<hash_failed_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_HASH_FAILED, t,
+			static_cast<int>(h->piece_index), a->message()));
+	} else if (alert_cast<torrent_checked_alert>(a)) {
+		sync_pieces(t);
+		s->pending.push_back(make_event(BT_EV_CHECKED, t, -1, ""));
+	} else if (auto *e = alert_cast<torrent_error_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_TORRENT_ERROR, t, -1,
+			e->error.message() + " (" + e->filename() + ")"));
+	} else if (auto *f = alert_cast<file_error_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_FILE_ERROR, t, -1,
+			std::string(operation_name(f->op)) + " '" +
+			f->filename() + "': " + f->error.message()));
+	} else if (auto *te = alert_cast<tracker_error_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_TRACKER_ERROR, t, -1,
+			std::string(te->tracker_url()) + ": " +
+			(te->failure_reason()[0] ? te->failure_reason() :
+			 te->error.message().c_str())));
+	} else if (auto *tr = alert_cast<tracker_reply_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_TRACKER_REPLY, t,
+			tr->num_peers, tr->tracker_url()));
+	} else if (auto *pc = alert_cast<peer_connect_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_PEER_CONNECT, t, -1,
+			pc->endpoint.address().to_string() + ":" +
+			std::to_string(pc->endpoint.port())));
+	} else if (auto *pd = alert_cast<peer_disconnected_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_PEER_DISCONNECT, t, -1,
+			pd->endpoint.address().to_string() + ":" +
+			std::to_string(pd->endpoint.port()) + " " +
+			pd->error.message()));
+	} else if (auto *lf = alert_cast<listen_failed_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_LISTEN_FAILED, nullptr,
+			lf->port, lf->message()));
+	} else if (auto *ls = alert_cast<listen_succeeded_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_LISTEN_OK, nullptr,
+			ls->port, ls->message()));
+	} else if (alert_cast<alerts_dropped_alert>(a)) {
+		s->pending.push_back(make_event(BT_EV_DROPPED, nullptr, -1,
+			a->message()));
+	}
+}
+
+} // namespace
+
+extern "C" {
+
+void bt_session_config_init(struct bt_session_config *c)
+{
+	std::memset(c, 0, sizeof(*c));
+	c->listen = "0.0.0.0:0";
+	c->profile = BT_PROFILE_NODE;
+	c->peer_exchange = 1;
+}
+
+struct bt_session *bt_session_new(const struct bt_session_config *c,
+				  char *err, size_t errlen)
+{
+	try {
+		lt::session_params params(lan_settings(c));
+
+		auto s = std::make_unique<bt_session>();
+		s->peer_exchange = c->peer_exchange;
+		s->ses = std::make_unique<lt::session>(std::move(params));
+		if (c->all_peers_global) {
+			lt::ip_filter f;
+			f.add_rule(lt::make_address("0.0.0.0"),
+				   lt::make_address("255.255.255.255"),
+				   1 << static_cast<std::uint32_t>(
+					lt::session::global_peer_class_id));
+			f.add_rule(lt::make_address("::"),
+				   lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+				   1 << static_cast<std::uint32_t>(
+					lt::session::global_peer_class_id));
+			s->ses->set_peer_class_filter(f);
+		}
+		return s.release();
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot start BitTorrent session: ") + e.what());
+	} catch (...) {
+		set_err(err, errlen, "cannot start BitTorrent session");
+	}
+	return nullptr;
+}
+
+void bt_session_free(struct bt_session *s)
+{
+	if (!s)
+		return;
+	try {
+		for (auto &kv : s->torrents)
+			delete kv.second;
+		s->torrents.clear();
+		s->ses.reset();	// waits for stopped announces (bounded)
+	} catch (...) {
+	}
+	delete s;
+}
+
+int bt_session_listen_port(struct bt_session *s)
+{
+	try {
+		return s->ses->listen_port();
+	} catch (...) {
+		return -1;
+	}
+}
+
+int bt_session_totals(struct bt_session *s, struct bt_session_totals *t)
+{
+	try {
+		std::memset(t, 0, sizeof(*t));
+		for (auto &kv : s->torrents) {
+			lt::torrent_status st = kv.first.status(lt::status_flags_t{});
+
+			t->payload_up += st.all_time_upload;
+			t->payload_down += st.all_time_download;
+		}
+		return 0;
+	} catch (...) {
+		return -1;
+	}
+}
+
+int bt_torrent_file_info(const char *path, struct bt_info *info,
+			 char *err, size_t errlen)
+{
+	try {
+		lt::error_code ec;
+		lt::torrent_info ti(std::string(path), ec);
+
+		if (ec) {
+			set_err(err, errlen, std::string("cannot load torrent '") +
+				path + "': " + ec.message());
+			return -1;
+		}
+		fill_info(ti, info);
+		return 0;
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot load torrent '") + path +
+			"': " + e.what());
+	} catch (...) {
+		set_err(err, errlen, std::string("cannot load torrent '") + path + "'");
+	}
+	return -1;
+}
+
+int bt_create_torrent(const struct bt_create_config *c, char **buf,
+		      size_t *len, struct bt_info *info, char *err,
+		      size_t errlen)
+{
+	try {
+		lt::file_storage fs;
+		lt::error_code ec;
+
+		lt::add_files(fs, c->file);
+		if (fs.num_files() != 1 || fs.total_size() == 0) {
+			set_err(err, errlen, std::string("cannot make a torrent of '") +
+				c->file + "': not a non-empty regular file");
+			return -1;
+		}
+		lt::create_torrent t(fs, c->piece_size, lt::create_torrent::v1_only);
+		for (int i = 0; c->trackers && c->trackers[i]; i++)
+			t.add_tracker(c->trackers[i], 0);
+		for (int i = 0; c->web_seeds && c->web_seeds[i]; i++)
+			t.add_url_seed(c->web_seeds[i]);
+		if (c->comment)
+			t.set_comment(c->comment);
+		t.set_creator("SwarmImager");
+		t.set_creation_date(0);
+		std::string parent(c->file);
+		auto slash = parent.find_last_of('/');
+		parent = slash == std::string::npos ? "." :
+			 slash == 0 ? "/" : parent.substr(0, slash);
+		lt::set_piece_hashes(t, parent, ec);
+		if (ec) {
+			set_err(err, errlen, std::string("cannot hash '") + c->file +
+				"': " + ec.message());
+			return -1;
+		}
+		std::vector<char> out;
+		lt::bencode(std::back_inserter(out), t.generate());
+		lt::torrent_info ti(out, ec, lt::from_span);
+		if (ec) {
+			set_err(err, errlen, "cannot parse the torrent just made: " +
+				ec.message());
+			return -1;
+		}
+		if (info)
+			fill_info(ti, info);
+		*buf = static_cast<char *>(std::malloc(out.size()));
+		if (!*buf) {
+			set_err(err, errlen, "out of memory");
+			return -1;
+		}
+		std::memcpy(*buf, out.data(), out.size());
+		*len = out.size();
+		return 0;
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot make a torrent of '") +
+			c->file + "': " + e.what());
+	} catch (...) {
+		set_err(err, errlen, std::string("cannot make a torrent of '") +
+			c->file + "'");
+	}
+	return -1;
+}
+
+struct bt_torrent *bt_torrent_add(struct bt_session *s,
+				  const char *torrent_path,
+				  const char *save_path, unsigned flags,
+				  char *err, size_t errlen)
+{
+	try {
+		lt::error_code ec;
+		auto ti = std::make_shared<lt::torrent_info>(std::string(torrent_path), ec);
+
+		if (ec) {
+			set_err(err, errlen, std::string("cannot load torrent '") +
+				torrent_path + "': " + ec.message());
+			return nullptr;
+		}
+		lt::add_torrent_params p;
+		p.ti = ti;
+		p.save_path = save_path;
+		p.flags &= ~(lt::torrent_flags::auto_managed |
+			     lt::torrent_flags::paused);
+		if (flags & BT_ADD_SEED) {
+			p.flags |= lt::torrent_flags::seed_mode;
+			p.verified_pieces.resize(ti->num_pieces(), true);
+		}
+		if (flags & BT_ADD_SEQUENTIAL)
+			p.flags |= lt::torrent_flags::sequential_download;
+		if (!s->peer_exchange)
+			p.flags |= lt::torrent_flags::disable_pex;
+		if (flags & BT_ADD_SUPER_SEED)
+			p.flags |= lt::torrent_flags::super_seeding;
+		if (flags & BT_ADD_UPLOAD_ONLY)
+			p.flags |= lt::torrent_flags::upload_mode;
+		lt::torrent_handle h = s->ses->add_torrent(std::move(p), ec);
+		if (ec) {
+			set_err(err, errlen, std::string("cannot add torrent '") +
+				torrent_path + "': " + ec.message());
+			return nullptr;
+		}
+		auto *t = new bt_torrent;
+		t->ses = s;
+		t->h = h;
+		t->ti = ti;
+		t->have.assign(ti->num_pieces(), false);
+		if (flags & BT_ADD_SEED)
+			for (int i = 0; i < ti->num_pieces(); i++)
+				t->mark(i);
+		s->torrents[h] = t;
+		return t;
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot add torrent '") +
+			torrent_path + "': " + e.what());
+	} catch (...) {
+		set_err(err, errlen, std::string("cannot add torrent '") +
+			torrent_path + "'");
+	}
+	return nullptr;
+}
+
+void bt_torrent_remove(struct bt_torrent *t)
+{
+	if (!t)
+		return;
+	try {
+		t->ses->torrents.erase(t->h);
+		// Forget queued events about it: the pointer dies here.
+		auto &q = t->ses->pending;
+		q.erase(std::remove_if(q.begin(), q.end(),
+			[t](bt_event const &e) { return e.torrent == t; }), q.end());
+		t->ses->ses->remove_torrent(t->h);
+	} catch (...) {
+	}
+	delete t;
+}
+
+int bt_torrent_connect(struct bt_torrent *t, const char *ip, int port,
+		       char *err, size_t errlen)
+{
+	try {
+		lt::error_code ec;
+		lt::address a = lt::make_address(ip, ec);
+
+		if (ec) {
+			set_err(err, errlen, std::string("bad peer address '") + ip +
+				"': " + ec.message());
+			return -1;
+		}
+		t->h.connect_peer(lt::tcp::endpoint(a, static_cast<std::uint16_t>(port)));
+		return 0;
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot connect to ") + ip + ": " +
+			e.what());
+	}
+	return -1;
+}
+
+int bt_torrent_info(struct bt_torrent *t, struct bt_info *info)
+{
+	try {
+		fill_info(*t->ti, info);
+		return 0;
+	} catch (...) {
+		return -1;
+	}
+}
+
+void bt_torrent_set_user(struct bt_torrent *t, void *user) { t->user = user; }
+void *bt_torrent_user(struct bt_torrent *t) { return t->user; }
+
+int bt_torrent_set_sequential(struct bt_torrent *t, int on)
+{
+	try {
+		if (on)
+			t->h.set_flags(lt::torrent_flags::sequential_download);
+		else
+			t->h.unset_flags(lt::torrent_flags::sequential_download);
+		return 0;
+	} catch (...) {
+		return -1;
+	}
+}
+
+int bt_torrent_piece_priority(struct bt_torrent *t, int piece, int prio)
+{
+	try {
+		t->h.piece_priority(lt::piece_index_t{piece},
+				    lt::download_priority_t{static_cast<std::uint8_t>(prio)});
+		return 0;
+	} catch (...) {
+		return -1;
+	}
+}
+
+int bt_torrent_piece_deadline(struct bt_torrent *t, int piece, int ms)
+{
+	try {
+		t->h.set_piece_deadline(lt::piece_index_t{piece}, ms);
+		return 0;
+	} catch (...) {
+		return -1;
+	}
+}
+
+int bt_torrent_stats(struct bt_torrent *t, struct bt_stats *out, int peers)
+{
+	try {
+		lt::torrent_status st = t->h.status(lt::status_flags_t{});
+
+		std::memset(out, 0, sizeof(*out));
+		if (st.errc) {
+			out->state = BT_STATE_ERROR;
+			copy_str(out->error, sizeof(out->error), st.errc.message());
+		} else if (st.flags & lt::torrent_flags::paused) {
+			out->state = BT_STATE_PAUSED;
+		} else switch (st.state) {
+		case lt::torrent_status::checking_files:
+		case lt::torrent_status::checking_resume_data:
+			out->state = BT_STATE_CHECKING; break;
+		case lt::torrent_status::downloading:
+		case lt::torrent_status::downloading_metadata:
+			out->state = BT_STATE_DOWNLOADING; break;
+		case lt::torrent_status::finished:
+		case lt::torrent_status::seeding:
+			out->state = BT_STATE_SEEDING; break;
+		default:
+			out->state = BT_STATE_OTHER;
+		}
+		out->progress = st.progress;
+		out->total_done = st.total_wanted_done;
+		out->total_wanted = st.total_wanted;
+		out->pieces_have = t->have_count;
+		out->verified_prefix = std::min<std::int64_t>(
+			static_cast<std::int64_t>(t->prefix_pieces) * t->ti->piece_length(),
+			t->ti->total_size());
+		out->payload_up = st.total_payload_upload;
+		out->payload_down = st.total_payload_download;
+		out->upload_rate = st.upload_payload_rate;
+		out->download_rate = st.download_payload_rate;
+		out->num_peers = st.num_peers;
+		out->num_seeds = st.num_seeds;
+		out->tracker_complete = st.num_complete;
+		out->tracker_incomplete = st.num_incomplete;
+		if (peers) {
+			std::vector<lt::peer_info> v;
+			t->h.get_peer_info(v);
+			for (auto const &p : v)
+				if (p.flags & lt::peer_info::remote_interested)
+					out->peers_interested++;
+		}
+		return 0;
+	} catch (...) {
+		return -1;
+	}
+}
+
+int bt_session_poll(struct bt_session *s, int timeout_ms,
+		    struct bt_event *ev, int max)
+{
+	try {
+		if (s->pending.empty()) {
+			std::vector<lt::alert *> alerts;
+
+			if (timeout_ms > 0)
+				s->ses->wait_for_alert(std::chrono::milliseconds(timeout_ms));
+			s->ses->pop_alerts(&alerts);
+			for (lt::alert *a : alerts)
+				translate(s, a);
+		}
+		int n = 0;
+		while (n < max && !s->pending.empty()) {
+			ev[n++] = s->pending.front();
+			s->pending.pop_front();
+		}
+		return n;
+	} catch (...) {
+		return -1;
+	}
+}
+
+const char *bt_event_name(enum bt_event_type type)
+{
+	switch (type) {
+	case BT_EV_PIECE: return "piece";
+	case BT_EV_FINISHED: return "finished";
+	case BT_EV_HASH_FAILED: return "hash-failed";
+	case BT_EV_CHECKED: return "checked";
+	case BT_EV_TORRENT_ERROR: return "torrent-error";
+	case BT_EV_FILE_ERROR: return "file-error";
+	case BT_EV_TRACKER_ERROR: return "tracker-error";
+	case BT_EV_TRACKER_REPLY: return "tracker-reply";
+	case BT_EV_PEER_CONNECT: return "peer-connect";
+	case BT_EV_PEER_DISCONNECT: return "peer-disconnect";
+	case BT_EV_LISTEN_FAILED: return "listen-failed";
+	case BT_EV_LISTEN_OK: return "listen-ok";
+	case BT_EV_DROPPED: return "alerts-dropped";
+	}
+	return "unknown";
+}
+
+} // extern "C"

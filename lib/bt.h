@@ -1,0 +1,181 @@
+/* bt.h - the pure-C face of libtorrent (lib/bt.cc is the only C++ file).
+ *
+ * One struct bt_session per process holds any number of torrents.  All
+ * functions catch every exception: they return -1 or NULL and put a message
+ * into err (which may be NULL; errlen bytes).  Nothing here exits, logs or
+ * decides policy; that stays in C.  Events (piece verified, finished,
+ * tracker and file errors, ...) are drained with bt_session_poll() and
+ * copied into plain structs.
+ */
+#ifndef SI_BT_H
+#define SI_BT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bt_session;
+struct bt_torrent;
+
+enum bt_profile {
+	BT_PROFILE_NODE = 0,	/* an installing node: downloads, then seeds */
+	BT_PROFILE_SEEDER = 1,	/* the image server: seeds many torrents */
+};
+
+struct bt_session_config {
+	/* "IP:PORT" or "IP:PORT,IP:PORT"; port 0 picks a free one. */
+	const char *listen;
+	enum bt_profile profile;
+	long upload_rate_limit;		/* bytes/s, 0 = unlimited */
+	long download_rate_limit;	/* bytes/s, 0 = unlimited */
+	int unchoke_slots;		/* 0 = libtorrent's default, -1 = all */
+	/* libtorrent exempts private-range addresses from unchoke slots and
+	 * rate limits (its "local" peer class); set to put every peer in the
+	 * global class so that those knobs work on a LAN. */
+	int all_peers_global;
+	int connections_limit;		/* 0 = default */
+	int peer_exchange;		/* 1 = ut_pex on (default) */
+};
+
+/* Fills c with the LAN defaults (uTP, DHT, LSD, UPnP, encryption off). */
+void bt_session_config_init(struct bt_session_config *c);
+/* Starts a session.  Returns NULL and a message on failure. */
+struct bt_session *bt_session_new(const struct bt_session_config *c,
+				  char *err, size_t errlen);
+/* Stops every torrent and frees the session and its torrents; NULL ok.
+ * Waits at most a second or two for trackers to hear "stopped". */
+void bt_session_free(struct bt_session *s);
+/* Returns the TCP port the session listens on, or -1. */
+int bt_session_listen_port(struct bt_session *s);
+/* Payload and total bytes sent and received by the whole session. */
+struct bt_session_totals {
+	int64_t payload_up, payload_down;
+};
+int bt_session_totals(struct bt_session *s, struct bt_session_totals *t);
+
+/* What a .torrent says about itself. */
+struct bt_info {
+	char name[256];		/* the file name inside the torrent */
+	char info_hash[41];	/* v1 SHA-1, lowercase hex */
+	int64_t total_size;
+	int piece_length;
+	int num_pieces;
+	int num_files;
+};
+/* Parses and checks a .torrent file.  Returns 0 or -1 with a message. */
+int bt_torrent_file_info(const char *path, struct bt_info *info,
+			 char *err, size_t errlen);
+
+struct bt_create_config {
+	const char *file;		/* the single file to describe */
+	const char *const *trackers;	/* NULL-terminated announce URLs */
+	const char *const *web_seeds;	/* NULL-terminated, may be NULL */
+	int piece_size;			/* 0 = automatic */
+	const char *comment;		/* may be NULL */
+};
+/* Hashes the file and builds a v1 torrent without a creation date (the
+ * same file always gives the same info-hash).  Returns 0 and a malloc()ed
+ * bencoded buffer the caller frees, or -1 with a message. */
+int bt_create_torrent(const struct bt_create_config *c, char **buf,
+		      size_t *len, struct bt_info *info,
+		      char *err, size_t errlen);
+
+enum bt_add_flags {
+	BT_ADD_SEED = 1 << 0,		/* data complete and known good: seed
+					 * without re-hashing anything */
+	BT_ADD_SEQUENTIAL = 1 << 1,	/* fetch pieces roughly in order */
+	BT_ADD_SUPER_SEED = 1 << 2,
+	BT_ADD_UPLOAD_ONLY = 1 << 3,
+};
+/* Adds a torrent whose data lives in save_path/NAME.  Returns the torrent
+ * (owned by the session) or NULL with a message. */
+struct bt_torrent *bt_torrent_add(struct bt_session *s,
+				  const char *torrent_path,
+				  const char *save_path, unsigned flags,
+				  char *err, size_t errlen);
+/* Removes the torrent from the session and frees it (the data stays). */
+void bt_torrent_remove(struct bt_torrent *t);
+/* Connects to a peer directly (the image server's seeder, say).
+ * Returns 0 or -1 with a message. */
+int bt_torrent_connect(struct bt_torrent *t, const char *ip, int port,
+		       char *err, size_t errlen);
+/* Static facts about an added torrent. */
+int bt_torrent_info(struct bt_torrent *t, struct bt_info *info);
+/* An opaque C pointer carried with the torrent (for events). */
+void bt_torrent_set_user(struct bt_torrent *t, void *user);
+void *bt_torrent_user(struct bt_torrent *t);
+/* Turns sequential download on or off.  Returns 0 or -1. */
+int bt_torrent_set_sequential(struct bt_torrent *t, int on);
+/* Piece priority 0 (skip) .. 7 (top), 4 is the default.  Returns 0/-1. */
+int bt_torrent_piece_priority(struct bt_torrent *t, int piece, int prio);
+/* Asks for piece by a deadline in ms from now (0 = as soon as possible).
+ * Returns 0 or -1. */
+int bt_torrent_piece_deadline(struct bt_torrent *t, int piece, int ms);
+
+enum bt_state {
+	BT_STATE_CHECKING = 1,
+	BT_STATE_DOWNLOADING = 2,
+	BT_STATE_SEEDING = 3,
+	BT_STATE_ERROR = 4,
+	BT_STATE_PAUSED = 5,
+	BT_STATE_OTHER = 6,
+};
+
+struct bt_stats {
+	enum bt_state state;
+	double progress;		/* 0..1 */
+	int64_t total_done;		/* verified bytes we have */
+	int64_t total_wanted;
+	int64_t verified_prefix;	/* bytes from offset 0 all verified */
+	int pieces_have;
+	int64_t payload_up, payload_down;	/* bytes since added */
+	int upload_rate, download_rate;		/* payload bytes/s */
+	int num_peers, num_seeds;
+	int peers_interested;		/* connected peers wanting our data */
+	int64_t tracker_complete;	/* scrape counts, -1 unknown */
+	int64_t tracker_incomplete;
+	char error[256];		/* set when state is BT_STATE_ERROR */
+};
+/* Fills st.  With peers=1 also counts interested peers (costlier).
+ * Returns 0 or -1 if the torrent is gone. */
+int bt_torrent_stats(struct bt_torrent *t, struct bt_stats *st, int peers);
+
+enum bt_event_type {
+	BT_EV_PIECE = 1,	/* piece verified (torrent, piece) */
+	BT_EV_FINISHED,		/* all wanted pieces verified */
+	BT_EV_HASH_FAILED,	/* a piece failed its hash (piece) */
+	BT_EV_CHECKED,		/* existing data checked */
+	BT_EV_TORRENT_ERROR,	/* torrent paused by an error (msg) */
+	BT_EV_FILE_ERROR,	/* read/write error on the data (msg) */
+	BT_EV_TRACKER_ERROR,	/* tracker failed (msg) */
+	BT_EV_TRACKER_REPLY,	/* tracker answered (piece = peers given) */
+	BT_EV_PEER_CONNECT,	/* (msg = address) */
+	BT_EV_PEER_DISCONNECT,	/* (msg = address and reason) */
+	BT_EV_LISTEN_FAILED,	/* (msg) */
+	BT_EV_LISTEN_OK,	/* (piece = port) */
+	BT_EV_DROPPED,		/* alerts were dropped (queue full) */
+};
+
+struct bt_event {
+	enum bt_event_type type;
+	struct bt_torrent *torrent;	/* NULL for session events */
+	int piece;
+	char msg[256];
+};
+
+/* Waits up to timeout_ms for events and copies at most max of them into
+ * ev.  Returns how many (0 on timeout).  Events beyond max are kept for
+ * the next call. */
+int bt_session_poll(struct bt_session *s, int timeout_ms,
+		    struct bt_event *ev, int max);
+
+/* Human-readable name of an event type. */
+const char *bt_event_name(enum bt_event_type type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,123 @@
+/* log.c - see log.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char *prog = "swarmimager";
+static int level = LOG_NORMAL;
+static int timestamps;
+
+void log_init(const char *argv0)
+{
+	const char *slash;
+
+	if (!argv0)
+		return;
+	slash = strrchr(argv0, '/');
+	prog = slash ? slash + 1 : argv0;
+}
+
+const char *log_prog(void) { return prog; }
+void log_set_level(int l) { level = l; }
+int log_level(void) { return level; }
+void log_set_timestamps(int on) { timestamps = on; }
+
+static void vreport(const char *kind, const char *fmt, va_list ap, int err)
+{
+	char buf[4096];
+	int n = 0;
+
+	if (timestamps) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		n = snprintf(buf, sizeof(buf), "[%ld.%03ld] ", (long)ts.tv_sec,
+			     ts.tv_nsec / 1000000);
+	}
+	n += snprintf(buf + n, sizeof(buf) - n, "%s: %s", prog, kind);
+	if (n < (int)sizeof(buf))
+		n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	if (err && n < (int)sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err));
+	if (n >= (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	/* One write per line so concurrent processes do not interleave. */
+	fflush(stdout);
+	if (write(STDERR_FILENO, buf, n) < 0) {
+		/* nowhere left to report it */
+	}
+}
+
+#define REPORT(kind, err) do { \
+	va_list ap; \
+	va_start(ap, fmt); \
+	vreport(kind, fmt, ap, err); \
+	va_end(ap); \
+} while (0)
+
+int error(const char *fmt, ...)
+{
+	REPORT("", 0);
+	return -1;
+}
+
+int error_errno(const char *fmt, ...)
+{
+	int err = errno;
+
+	REPORT("", err);
+	errno = err;
+	return -1;
+}
+
+void warning(const char *fmt, ...)
+{
+	if (level >= LOG_NORMAL)
+		REPORT("warning: ", 0);
+}
+
+void warning_errno(const char *fmt, ...)
+{
+	int err = errno;
+
+	if (level >= LOG_NORMAL)
+		REPORT("warning: ", err);
+	errno = err;
+}
+
+void notice(const char *fmt, ...)
+{
+	if (level >= LOG_NORMAL)
+		REPORT("", 0);
+}
+
+void verbose(const char *fmt, ...)
+{
+	if (level >= LOG_VERBOSE)
+		REPORT("", 0);
+}
+
+void debug(const char *fmt, ...)
+{
+	if (level >= LOG_DEBUG)
+		REPORT("debug: ", 0);
+}
+
+void die(int status, const char *fmt, ...)
+{
+	REPORT("", 0);
+	exit(status);
+}
+
+int log_flush_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return error_errno("cannot write to standard output");
+	return 0;
+}
