@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""torrent-info.py FILE: prints a .torrent's fields as KEY=VALUE lines
+"""torrent-info.py FILE [DATA]: prints a .torrent's fields as KEY=VALUE lines
 (info-hash, name, length, piece-length, announce, url-list, creation-date),
-decoding the bencoding here, independently of libtorrent."""
+decoding the bencoding here, independently of libtorrent.  With DATA,
+also checks every piece's SHA-1 against that file and prints pieces=ok or
+pieces=bad."""
 import hashlib, sys
 
 def decode(b, i=0):
@@ -47,3 +49,17 @@ if isinstance(ul, bytes):
 print("url-list=%s" % " ".join(u.decode() for u in ul))
 print("creation-date=%s" % top.get(b"creation date", "none"))
 print("files=%s" % ("multi" if b"files" in info else "single"))
+if len(sys.argv) > 2:
+    plen, pieces = info[b"piece length"], info[b"pieces"]
+    good = True
+    with open(sys.argv[2], "rb") as f:
+        i = 0
+        while True:
+            blk = f.read(plen)
+            if not blk:
+                break
+            if hashlib.sha1(blk).digest() != pieces[20 * i:20 * i + 20]:
+                good = False
+            i += 1
+    good = good and 20 * i == len(pieces)
+    print("pieces=%s" % ("ok" if good else "bad"))
