@@ -224,6 +224,9 @@ static void add_job(struct ctx *c, const char *kind, const char *name)
 {
 	struct job *j;
 
+	for (size_t i = 0; i < c->njobs; i++)
+		if (!strcmp(c->jobs[i].kind, kind) && !strcmp(c->jobs[i].name, name))
+			return;
 	c->jobs = xrealloc(c->jobs, (c->njobs + 1) * sizeof(*c->jobs));
 	j = &c->jobs[c->njobs++];
 	j->kind = kind;
@@ -696,16 +699,23 @@ static int lock_and_clean(const struct ctx *c)
 
 /* ---- options and main ---- */
 
-enum { OPT_COMPRESS = 1 };
+enum { OPT_COMPRESS = 1, OPT_IMAGES, OPT_OVERRIDES };
 
 static int handle_opt(int val, const char *arg, void *data)
 {
 	struct options *o = data;
 
+	char **list = val == OPT_IMAGES ? &o->images : &o->overrides, *old;
+
 	if (val == OPT_COMPRESS) {
 		free(o->compress);
 		o->compress = xstrdup(arg ? arg : "gzip");
+		return 0;
 	}
+	/* repeated --images/--overrides add up */
+	old = *list;
+	*list = old ? xasprintf("%s,%s", old, arg) : xstrdup(arg);
+	free(old);
 	return 0;
 }
 
@@ -750,9 +760,9 @@ int main(int argc, const char **argv)
 		{ "base", '\0', POPT_ARG_STRING, &o.base, 0,
 		  "the server's base directory (default $SI_BASE or "
 		  SI_DEFAULT_BASE ")", "DIR" },
-		{ "images", '\0', POPT_ARG_STRING, &o.images, 0,
+		{ "images", '\0', POPT_ARG_STRING, NULL, OPT_IMAGES,
 		  "the images to pack (comma-separated)", "A,B" },
-		{ "overrides", '\0', POPT_ARG_STRING, &o.overrides, 0,
+		{ "overrides", '\0', POPT_ARG_STRING, NULL, OPT_OVERRIDES,
 		  "the overrides to pack (comma-separated)", "X,Y" },
 		{ "compress", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL,
 		  NULL, OPT_COMPRESS, "gzip (default, also without METHOD), "
