@@ -697,6 +697,25 @@ static int lock_and_clean(const struct ctx *c)
 	return 0;
 }
 
+static void ctx_release(struct ctx *c)
+{
+	for (size_t i = 0; i < c->njobs; i++) {
+		free(c->jobs[i].name);
+		free(c->jobs[i].src);
+	}
+	free(c->jobs);
+	free(c->announce);
+	free(c->web_seed);
+	config_release(&c->conf);
+	paths_release(&c->paths);
+}
+
+static void options_release(struct options *o)
+{
+	free(o->base); free(o->images); free(o->overrides); free(o->compress);
+	free(o->tracker); free(o->address); free(o->web_seed);
+}
+
 /* ---- options and main ---- */
 
 enum { OPT_COMPRESS = 1, OPT_IMAGES, OPT_OVERRIDES };
@@ -792,15 +811,20 @@ int main(int argc, const char **argv)
 		setlocale(LC_CTYPE, "");
 	con = opts_parse(argc, argv, table, "[OPTION...]", 0, handle_opt, &o);
 	config_init(&c.conf);
-	if (setup(&c, &o, con) < 0)
-		return 1;
+	if (setup(&c, &o, con) < 0) {
+		failed = 1;
+		goto out;
+	}
 	if (!c.njobs)
 		notice("nothing to pack: no image under '%s'", c.paths.images);
 	for (size_t i = 0; i < c.njobs; i++)
 		if (pack_job(&c, &c.jobs[i]) < 0)
 			failed = 1;
+out:
 	if (log_flush_stdout() < 0)
 		failed = 1;
+	ctx_release(&c);
+	options_release(&o);
 	poptFreeContext(con);
 	return failed;
 }

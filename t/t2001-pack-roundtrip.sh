@@ -98,6 +98,21 @@ test_expect_success 'the override tarball has no root entry' '
 	EOT
 '
 
+test_expect_success 'mount points inside an image are not crossed' '
+	M=$B/images/mounts &&
+	mkdir -p "$M"/mnt "$M"/etc && echo x >"$M"/etc/x &&
+	mount -t tmpfs -o size=1m si-test-$TEST_UID "$M"/mnt &&
+	test_atexit "umount \"$M/mnt\"" &&
+	echo inside >"$M"/mnt/inside && mkdir "$M"/mnt/d &&
+	si_installbtimage --base "$B" --address 127.0.0.1 --images mounts -v >out 2>err &&
+	grep -q "not crossing the mount point .*mnt" err &&
+	tar -tf "$B"/tarballs/image-mounts.tar.gz >mlist &&
+	grep -qx "mnt/" mlist && grep -qx "etc/x" mlist &&
+	! grep -q "inside\|mnt/d" mlist &&
+	grep -q "^mnt	d	" "$B"/tarballs/image-mounts.manifest &&
+	umount "$M"/mnt
+'
+
 test_expect_success 'zstd variant extracts with GNU tar --zstd' '
 	si_installbtimage --base "$B" --address 127.0.0.1 --images rootfs --compress zstd >out &&
 	grep -q "^image-rootfs.tar.zst packed" out &&
