@@ -85,6 +85,17 @@ test_expect_success 'a changed compression re-packs and drops the old one' '
 	run --images small --compress zstd >out && grep -q unchanged out
 '
 
+test_expect_success 'BT_IMAGES and BT_OVERRIDES choose what is packed' '
+	make_small_tree "$B"/overrides/ov1 && make_small_tree "$B"/overrides/ov2 &&
+	mkdir -p "$B"/etc && printf "BT_IMAGES=other\nBT_OVERRIDES=\"ov2\"\n" >"$B"/etc/bittorrent.conf &&
+	run >out && cat out &&
+	test "$(cut -d" " -f1,2 out)" = "image-other.tar.gz unchanged
+override-ov2.tar.gz packed" &&
+	rm "$B"/etc/bittorrent.conf &&
+	run --overrides ov1 >out &&
+	test "$(cut -d" " -f1,2 out)" = "override-ov1.tar.gz packed"
+'
+
 test_expect_success 'no temporary files are left behind' '
 	ls -A "$B"/tarballs "$B"/torrents >ls &&
 	! grep -q "tmp" ls
