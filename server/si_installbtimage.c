@@ -657,14 +657,14 @@ out:
 	return ret;
 }
 
+static int remove_leftovers(const char *dir);
+
 /* Holds an exclusive lock on the tarballs directory for the whole run and
  * removes what an interrupted run left behind. */
 static int lock_and_clean(const struct ctx *c)
 {
 	char *lock = path_join(c->paths.tarballs, TMP_PREFIX "lock");
 	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	DIR *d;
-	struct dirent *de;
 
 	if (fd < 0) {
 		error_errno("cannot open '%s'", lock);
@@ -681,13 +681,32 @@ static int lock_and_clean(const struct ctx *c)
 	}
 	free(lock);
 	/* fd stays open (and locked) until exit */
-	if (!(d = opendir(c->paths.tarballs)))
-		return error_errno("cannot open '%s'", c->paths.tarballs);
+	return remove_leftovers(c->paths.tarballs) < 0 ||
+	       remove_leftovers(c->paths.torrents) < 0 ? -1 : 0;
+}
+
+/* Is name one of our temporaries: a work directory in tarballs/, or a
+ * torrent being written (atomic_open's NAME.torrent.tmp.XXXXXX)? */
+static int is_leftover(const char *name)
+{
+	const char *t = strstr(name, ".torrent.tmp.");
+
+	if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		return strcmp(name, TMP_PREFIX "lock") != 0;
+	return t && strlen(t) == strlen(".torrent.tmp.XXXXXX");
+}
+
+static int remove_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return error_errno("cannot open '%s'", dir);
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) ||
-		    !strcmp(de->d_name, TMP_PREFIX "lock"))
+		if (!is_leftover(de->d_name))
 			continue;
-		char *p = path_join(c->paths.tarballs, de->d_name);
+		char *p = path_join(dir, de->d_name);
 
 		verbose("removing '%s' left by an interrupted run", p);
 		remove_tree(p);

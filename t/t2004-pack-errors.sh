@@ -61,8 +61,12 @@ test_expect_success 'a bad BT_COMPRESS: exit 1' '
 test_expect_success 'leftovers of an interrupted run are removed' '
 	mkdir "$B"/tarballs/.si_installbtimage.image-small.Ab12Cd &&
 	: >"$B"/tarballs/.si_installbtimage.image-small.Ab12Cd/image-small.tar.gz &&
+	: >"$B"/torrents/image-small.tar.gz.torrent.tmp.a1B2c3 &&
+	: >"$B"/torrents/keep.tmp.a1B2c3 &&
 	run >out &&
-	test ! -e "$B"/tarballs/.si_installbtimage.image-small.Ab12Cd
+	test ! -e "$B"/tarballs/.si_installbtimage.image-small.Ab12Cd &&
+	test ! -e "$B"/torrents/image-small.tar.gz.torrent.tmp.a1B2c3 &&
+	test -e "$B"/torrents/keep.tmp.a1B2c3 && rm "$B"/torrents/keep.tmp.a1B2c3
 '
 
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
