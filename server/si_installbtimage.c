@@ -426,8 +426,8 @@ static int write_stamp(const char *path, const struct stamp *s)
 
 /* The tree is unchanged: only (re)writes the torrent when it is missing or
  * its tracker or web seed changed. */
-static int refresh_torrent(const struct ctx *c, const struct job *j,
-			   const struct names *n, struct stamp *old)
+static int refresh_torrent(const struct ctx *c, const struct names *n,
+			   struct stamp *old)
 {
 	struct atomic_file af = { .fd = -1 };
 	struct bt_info info;
@@ -463,7 +463,6 @@ static int refresh_torrent(const struct ctx *c, const struct job *j,
 	summary(n->tarname, "torrent", old->size, old->entries, info.info_hash);
 	ret = 0;
 out:
-	(void)j;
 	free(seed);
 	return ret;
 }
@@ -644,7 +643,7 @@ static int pack_job(const struct ctx *c, const struct job *j)
 		goto out;
 	have_old = stamp_load(&old, n.stamp) == 0;
 	if (!c->update && have_old && up_to_date(c, &n, &t, &old))
-		ret = refresh_torrent(c, j, &n, &old);
+		ret = refresh_torrent(c, &n, &old);
 	else
 		ret = repack(c, &n, &t);
 	if (have_old)
