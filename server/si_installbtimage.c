@@ -1,0 +1,848 @@
+/* si_installbtimage - pack images and overrides into tarballs, manifests
+ * and torrents for the seeder.
+ *
+ * For each image (or override) NAME: scan BASE/images/NAME, compare the
+ * tree's stamp with the one stored beside the last tarball, and when it
+ * changed (or --update) pack it into BASE/tarballs/image-NAME.tar.gz with
+ * its manifest, and write BASE/torrents/image-NAME.tar.gz.torrent.
+ * Everything is prepared under temporary names first and renamed into
+ * place only when all of it is complete.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bt.h"
+#include "config.h"
+#include "log.h"
+#include "manifest.h"
+#include "opts.h"
+#include "paths.h"
+#include "tarball.h"
+#include "util.h"
+
+#define STAMP_HEADER "# swarmimager stamp 1"
+#define TMP_PREFIX ".si_installbtimage."
+
+struct job {
+	const char *kind;	/* "image" or "override" */
+	char *name;
+	char *src;		/* BASE/images/NAME */
+};
+
+struct options {
+	char *base, *images, *overrides, *compress, *tracker, *address;
+	char *web_seed;
+	int update, level;
+};
+
+struct ctx {
+	struct si_paths paths;
+	struct config conf;
+	enum tarball_compress compress;
+	int update, level;
+	char *announce;
+	char *web_seed;		/* base URL, or NULL */
+	struct job *jobs;
+	size_t njobs;
+};
+
+/* What the last run recorded beside a tarball. */
+struct stamp {
+	char tree[65], compress[16], info_hash[41];
+	char *announce, *web_seed;
+	uint64_t size, ino, entries;
+	int64_t mtime_ns;
+};
+
+static void stamp_release(struct stamp *s)
+{
+	free(s->announce);
+	free(s->web_seed);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Reads a stamp file; returns 0, or -1 when missing or unreadable (the
+ * tarball is then simply re-packed). */
+static int stamp_load(struct stamp *s, const char *path)
+{
+	char *buf = read_file(path, NULL, 1), *line, *next;
+	int fields = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (!buf)
+		return -1;
+	if (strncmp(buf, STAMP_HEADER "\n", strlen(STAMP_HEADER) + 1)) {
+		free(buf);
+		return -1;
+	}
+	for (line = strchr(buf, '\n') + 1; *line; line = next) {
+		char *val;
+
+		next = strchr(line, '\n');
+		if (!next)
+			break;
+		*next++ = '\0';
+		val = strchr(line, ' ');
+		if (!val)
+			continue;
+		*val++ = '\0';
+		if (!strcmp(line, "tree") && strlen(val) == 64)
+			fields += !!strcpy(s->tree, val);
+		else if (!strcmp(line, "compress") && strlen(val) < 16)
+			fields += !!strcpy(s->compress, val);
+		else if (!strcmp(line, "info-hash") && strlen(val) == 40)
+			fields += !!strcpy(s->info_hash, val);
+		else if (!strcmp(line, "announce") && !s->announce)
+			fields += !!(s->announce = xstrdup(val));
+		else if (!strcmp(line, "web-seed") && !s->web_seed)
+			fields += !!(s->web_seed = xstrdup(val));
+		else if (!strcmp(line, "entries"))
+			fields += sscanf(val, "%" SCNu64, &s->entries) == 1;
+		else if (!strcmp(line, "tarball"))
+			fields += sscanf(val, "%" SCNu64 " %" SCNd64 " %" SCNu64,
+					 &s->size, &s->mtime_ns, &s->ino) == 3;
+	}
+	free(buf);
+	if (fields != 7) {
+		stamp_release(s);
+		return -1;
+	}
+	return 0;
+}
+
+static char *stamp_format(const struct stamp *s)
+{
+	return xasprintf("%s\ntree %s\ncompress %s\ntarball %" PRIu64 " %" PRId64
+			 " %" PRIu64 "\nentries %" PRIu64 "\ninfo-hash %s\n"
+			 "announce %s\nweb-seed %s\n", STAMP_HEADER, s->tree,
+			 s->compress, s->size, s->mtime_ns, s->ino, s->entries,
+			 s->info_hash, s->announce, s->web_seed);
+}
+
+static void stamp_set_file(struct stamp *s, const struct stat *st)
+{
+	s->size = st->st_size;
+	s->ino = st->st_ino;
+	s->mtime_ns = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+/* ---- settings ---- */
+
+/* Returns the IPv4 address of interface ifname as a new string, or NULL
+ * with a message. */
+static char *interface_address(const char *ifname)
+{
+	struct ifaddrs *ifa, *i;
+	char *ret = NULL, buf[INET_ADDRSTRLEN];
+
+	if (getifaddrs(&ifa) < 0) {
+		error_errno("cannot list network interfaces");
+		return NULL;
+	}
+	for (i = ifa; i && !ret; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    strcmp(i->ifa_name, ifname))
+			continue;
+		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+			  buf, sizeof(buf));
+		ret = xstrdup(buf);
+	}
+	freeifaddrs(ifa);
+	if (!ret)
+		error("cannot find an IPv4 address on interface '%s' "
+		      "(BT_INTERFACE; or use --address or --tracker)", ifname);
+	return ret;
+}
+
+static int setup_announce(struct ctx *c, const struct options *o)
+{
+	const char *port_s = config_get(&c->conf, "BT_TRACKER_PORT");
+	const char *ifname = config_get(&c->conf, "BT_INTERFACE");
+	struct in_addr in;
+	char *ip;
+	long port = 6969;
+
+	if (o->tracker) {
+		c->announce = xstrdup(o->tracker);
+		return 0;
+	}
+	if (port_s && *port_s && parse_long(port_s, 1, 65535, &port) < 0)
+		return error("%s: bad BT_TRACKER_PORT '%s'",
+			     config_find(&c->conf, "BT_TRACKER_PORT")->source,
+			     port_s);
+	if (o->address) {
+		if (inet_pton(AF_INET, o->address, &in) != 1)
+			return error("bad --address '%s': not an IPv4 address",
+				     o->address);
+		ip = xstrdup(o->address);
+	} else if (ifname && *ifname) {
+		if (!(ip = interface_address(ifname)))
+			return -1;
+	} else {
+		return error("cannot tell the tracker's address: set "
+			     "BT_INTERFACE in %s/bittorrent.conf, or use "
+			     "--address or --tracker", c->paths.etc);
+	}
+	c->announce = xasprintf("http://%s:%ld/announce", ip, port);
+	free(ip);
+	return 0;
+}
+
+static int setup_compress(struct ctx *c, const struct options *o)
+{
+	const char *s = o->compress;
+	const char *src = "--compress";
+
+	if (!s) {
+		s = config_get(&c->conf, "BT_COMPRESS");
+		if (s && *s)
+			src = config_find(&c->conf, "BT_COMPRESS")->source;
+		else
+			s = "gzip";
+	}
+	if (tarball_compress_parse(s, &c->compress) < 0)
+		return error("%s: unknown compression '%s' (gzip, zstd or none)",
+			     src, s);
+	return 0;
+}
+
+static void add_job(struct ctx *c, const char *kind, const char *name)
+{
+	struct job *j;
+
+	for (size_t i = 0; i < c->njobs; i++)
+		if (!strcmp(c->jobs[i].kind, kind) && !strcmp(c->jobs[i].name, name))
+			return;
+	c->jobs = xrealloc(c->jobs, (c->njobs + 1) * sizeof(*c->jobs));
+	j = &c->jobs[c->njobs++];
+	j->kind = kind;
+	j->name = xstrdup(name);
+	j->src = path_join(!strcmp(kind, "image") ? c->paths.images :
+			   c->paths.overrides, name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds a job for every directory under dir (none if dir is missing). */
+static int add_all(struct ctx *c, const char *kind, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 :
+		       error_errno("cannot open directory '%s'", dir);
+	while ((de = readdir(d))) {
+		char *p = path_join(dir, de->d_name);
+		struct stat st;
+
+		if (valid_name(de->d_name) && !stat(p, &st) && S_ISDIR(st.st_mode)) {
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names[n++] = xstrdup(de->d_name);
+		}
+		free(p);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		add_job(c, kind, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+/* Adds the jobs of a list; returns 0, or -1 for an invalid name. */
+static int add_list(struct ctx *c, const char *kind, const char *list,
+		    const char *source)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	opts_split_list(list, &names, &n);
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (!valid_name(names[i]))
+			ret = error("%s: invalid %s name '%s'", source, kind,
+				    names[i]);
+		else
+			add_job(c, kind, names[i]);
+	}
+	opts_free_list(names);
+	return ret;
+}
+
+static int setup_jobs(struct ctx *c, const struct options *o)
+{
+	const char *kinds[] = { "image", "override" };
+	const char *keys[] = { "BT_IMAGES", "BT_OVERRIDES" };
+	const char *dirs[] = { c->paths.images, c->paths.overrides };
+
+	for (int k = 0; k < 2; k++) {
+		const char *list = config_get(&c->conf, keys[k]);
+		int r;
+
+		if (list && *list)
+			r = add_list(c, kinds[k], list,
+				     config_find(&c->conf, keys[k])->source);
+		else
+			r = add_all(c, kinds[k], dirs[k]);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- packing one tarball ---- */
+
+struct names {
+	char *base;		/* image-NAME */
+	char *tarname;		/* image-NAME.tar.gz */
+	char *tarball, *manifest, *stamp, *torrent;
+};
+
+static void names_init(struct names *n, const struct ctx *c,
+		       const struct job *j)
+{
+	n->base = xasprintf("%s-%s", j->kind, j->name);
+	n->tarname = xasprintf("%s%s", n->base, tarball_suffix(c->compress));
+	n->tarball = path_join(c->paths.tarballs, n->tarname);
+	n->manifest = xasprintf("%s/%s.manifest", c->paths.tarballs, n->base);
+	n->stamp = xasprintf("%s/%s.stamp", c->paths.tarballs, n->base);
+	n->torrent = xasprintf("%s/%s.torrent", c->paths.torrents, n->tarname);
+}
+
+static void names_release(struct names *n)
+{
+	free(n->base); free(n->tarname); free(n->tarball); free(n->manifest);
+	free(n->stamp); free(n->torrent);
+}
+
+static char *web_seed_url(const struct ctx *c, const char *tarname)
+{
+	size_t l;
+
+	if (!c->web_seed)
+		return NULL;
+	l = strlen(c->web_seed);
+	return xasprintf("%s%s%s", c->web_seed,
+			 l && c->web_seed[l - 1] == '/' ? "" : "/", tarname);
+}
+
+/* Hashes tarball (whose name is the torrent's) into a torrent written to
+ * af (opened, not committed).  Fills info. */
+static int make_torrent(const struct ctx *c, const char *tarball,
+			const char *tarname, struct atomic_file *af,
+			const char *final, struct bt_info *info)
+{
+	const char *trackers[] = { c->announce, NULL };
+	char *seed = web_seed_url(c, tarname);
+	const char *seeds[] = { seed, NULL };
+	struct bt_create_config bc = {
+		.file = tarball, .trackers = trackers,
+		.web_seeds = seed ? seeds : NULL,
+	};
+	char err[512], *buf = NULL;
+	size_t len;
+	int ret = -1;
+
+	if (bt_create_torrent(&bc, &buf, &len, info, err, sizeof(err)) < 0) {
+		error("%s", err);
+		goto out;
+	}
+	if (atomic_open(af, final, 0644) < 0)
+		goto out;
+	if (atomic_write(af, buf, len) < 0) {
+		atomic_abort(af);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	free(seed);
+	return ret;
+}
+
+static void summary(const char *tarname, const char *what, uint64_t size,
+		    uint64_t entries, const char *info_hash)
+{
+	printf("%s %s size=%" PRIu64 " entries=%" PRIu64 " info-hash=%s\n",
+	       tarname, what, size, entries, info_hash);
+}
+
+/* Removes the tarballs and torrents of this image made with another
+ * compression, so that clients never pick a stale one. */
+static void remove_stale(const struct ctx *c, const struct names *n)
+{
+	const enum tarball_compress all[] = { TARBALL_GZIP, TARBALL_ZSTD,
+					      TARBALL_NONE };
+
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		char *t, *tor;
+
+		if (all[i] == c->compress)
+			continue;
+		t = xasprintf("%s/%s%s", c->paths.tarballs, n->base,
+			      tarball_suffix(all[i]));
+		tor = xasprintf("%s/%s%s.torrent", c->paths.torrents, n->base,
+				tarball_suffix(all[i]));
+		if (!unlink(tor))
+			verbose("removed stale '%s'", tor);
+		if (!unlink(t))
+			verbose("removed stale '%s'", t);
+		free(t);
+		free(tor);
+	}
+}
+
+static int write_stamp(const char *path, const struct stamp *s)
+{
+	char *text = stamp_format(s);
+	int ret = write_file_atomic(path, text, strlen(text), 0600);
+
+	free(text);
+	return ret;
+}
+
+/* The tree is unchanged: only (re)writes the torrent when it is missing or
+ * its tracker or web seed changed. */
+static int refresh_torrent(const struct ctx *c, const struct names *n,
+			   struct stamp *old)
+{
+	struct atomic_file af = { .fd = -1 };
+	struct bt_info info;
+	char *seed = web_seed_url(c, n->tarname);
+	int same = !strcmp(old->announce, c->announce) &&
+		   !strcmp(old->web_seed, seed ? seed : "-");
+	int ret = -1;
+
+	if (same && !bt_torrent_file_info(n->torrent, &info, NULL, 0) &&
+	    !strcmp(info.info_hash, old->info_hash)) {
+		summary(n->tarname, "unchanged", old->size, old->entries,
+			old->info_hash);
+		free(seed);
+		return 0;
+	}
+	verbose("%s unchanged; writing its torrent again", n->tarname);
+	if (make_torrent(c, n->tarball, n->tarname, &af, n->torrent, &info) < 0)
+		goto out;
+	if (unlink(n->stamp) < 0 && errno != ENOENT) {
+		error_errno("cannot remove '%s'", n->stamp);
+		atomic_abort(&af);
+		goto out;
+	}
+	if (atomic_commit(&af) < 0)
+		goto out;
+	free(old->announce);
+	free(old->web_seed);
+	old->announce = xstrdup(c->announce);
+	old->web_seed = xstrdup(seed ? seed : "-");
+	strcpy(old->info_hash, info.info_hash);
+	if (write_stamp(n->stamp, old) < 0)
+		goto out;
+	summary(n->tarname, "torrent", old->size, old->entries, info.info_hash);
+	ret = 0;
+out:
+	free(seed);
+	return ret;
+}
+
+/* Is the last tarball of this tree still good? */
+static int up_to_date(const struct ctx *c, const struct names *n,
+		      const struct tarball_tree *t, const struct stamp *s)
+{
+	struct stat st;
+
+	return !strcmp(s->tree, t->stamp) &&
+	       !strcmp(s->compress, tarball_compress_name(c->compress)) &&
+	       !stat(n->tarball, &st) && (uint64_t)st.st_size == s->size &&
+	       st.st_ino == s->ino &&
+	       st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec ==
+	       s->mtime_ns && !access(n->manifest, F_OK);
+}
+
+struct progress_data {
+	const char *name;
+};
+
+static void show_progress(const struct tarball_progress *p, void *data)
+{
+	const struct progress_data *pd = data;
+	char in[32], out[32], rate[32];
+
+	human_bytes(in, sizeof(in), p->bytes_in);
+	human_bytes(out, sizeof(out), p->bytes_out);
+	human_bytes(rate, sizeof(rate), p->elapsed > 0 ?
+		    p->bytes_in / p->elapsed : 0);
+	notice("%s: %s read, %s written, %" PRIu64 " entries, %s/s", pd->name,
+	       in, out, p->entries, rate);
+}
+
+/* Packs into dir/TARNAME and dir/BASE.manifest.  Fills r and st (the
+ * tarball's final identity). */
+static int pack_to(const struct ctx *c, const struct names *n,
+		   const struct tarball_tree *t, const char *tmptar,
+		   const char *tmpman, struct tarball_result *r,
+		   struct stat *st)
+{
+	struct progress_data pd = { n->tarname };
+	struct tarball_options o = {
+		.name = n->tarball, .compress = c->compress, .level = c->level,
+		.progress = show_progress, .progress_data = &pd,
+	};
+	struct manifest m;
+	int fd, ret = -1;
+
+	manifest_init(&m);
+	fd = open(tmptar, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_errno("cannot create '%s'", tmptar);
+	if (fchmod(fd, 0600) < 0) {
+		error_errno("cannot set mode of '%s'", tmptar);
+		goto out;
+	}
+	if (tarball_write(t, fd, &o, &m, r) < 0)
+		goto out;
+	if (fsync(fd) < 0 || fstat(fd, st) < 0) {
+		error_errno("cannot write '%s'", n->tarball);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		error_errno("cannot write '%s'", n->tarball);
+		goto out;
+	}
+	fd = -1;
+	ret = manifest_write(&m, tmpman, 0600);
+out:
+	if (fd >= 0)
+		close(fd);
+	manifest_release(&m);
+	return ret;
+}
+
+/* Renames the prepared files into place: the old stamp goes first so that
+ * an interruption here means "re-pack next time". */
+static int commit(const struct names *n, const char *tmptar,
+		  const char *tmpman, struct atomic_file *af,
+		  const char *tmpstamp)
+{
+	if (unlink(n->stamp) < 0 && errno != ENOENT)
+		return error_errno("cannot remove '%s'", n->stamp);
+	if (rename(tmptar, n->tarball) < 0)
+		return error_errno("cannot rename '%s' to '%s'", tmptar,
+				   n->tarball);
+	if (rename(tmpman, n->manifest) < 0)
+		return error_errno("cannot rename '%s' to '%s'", tmpman,
+				   n->manifest);
+	if (fsync_parent(n->tarball) < 0 || atomic_commit(af) < 0)
+		return -1;
+	if (tmpstamp && rename(tmpstamp, n->stamp) < 0)
+		return error_errno("cannot rename '%s' to '%s'", tmpstamp,
+				   n->stamp);
+	return fsync_parent(n->stamp);
+}
+
+static int repack(const struct ctx *c, const struct names *n,
+		  const struct tarball_tree *t)
+{
+	char *dir = xasprintf("%s/" TMP_PREFIX "%s.XXXXXX", c->paths.tarballs,
+			      n->base);
+	char *tmptar = NULL, *tmpman = NULL, *tmpstamp = NULL, *seed = NULL;
+	struct atomic_file af = { .fd = -1 };
+	struct stamp s = { .announce = c->announce };
+	struct tarball_result r;
+	struct bt_info info;
+	struct stat st;
+	int ret = -1;
+
+	if (!mkdtemp(dir)) {
+		error_errno("cannot create a directory in '%s'", c->paths.tarballs);
+		free(dir);
+		return -1;
+	}
+	tmptar = path_join(dir, n->tarname);
+	tmpman = xasprintf("%s/%s.manifest", dir, n->base);
+	tmpstamp = xasprintf("%s/%s.stamp", dir, n->base);
+	verbose("packing '%s' into '%s'", t->root, n->tarball);
+	if (pack_to(c, n, t, tmptar, tmpman, &r, &st) < 0)
+		goto out;
+	if (make_torrent(c, tmptar, n->tarname, &af, n->torrent, &info) < 0)
+		goto out;
+	seed = web_seed_url(c, n->tarname);
+	strcpy(s.tree, t->stamp);
+	strcpy(s.compress, tarball_compress_name(c->compress));
+	strcpy(s.info_hash, info.info_hash);
+	s.web_seed = seed ? seed : "-";
+	s.entries = r.entries;
+	stamp_set_file(&s, &st);
+	if (r.warnings) {
+		warning("%s: the tree changed while being packed; it will be "
+			"packed again next time", n->tarname);
+	} else {
+		char *text = stamp_format(&s);
+
+		ret = write_file_atomic(tmpstamp, text, strlen(text), 0600);
+		free(text);
+		if (ret < 0)
+			goto out;
+		ret = -1;
+	}
+	if (commit(n, tmptar, tmpman, &af, r.warnings ? NULL : tmpstamp) < 0)
+		goto out;
+	summary(n->tarname, "packed", st.st_size, r.entries, info.info_hash);
+	ret = 0;
+out:
+	atomic_abort(&af);
+	remove_tree(dir);
+	free(dir);
+	free(tmptar);
+	free(tmpman);
+	free(tmpstamp);
+	free(seed);
+	return ret;
+}
+
+static int pack_job(const struct ctx *c, const struct job *j)
+{
+	struct tarball_tree t = { 0 };
+	struct stamp old;
+	struct names n;
+	struct stat st;
+	int ret = -1, have_old;
+
+	if (stat(j->src, &st) < 0)
+		return error_errno("cannot open %s '%s': '%s'", j->kind, j->name,
+				   j->src);
+	if (!S_ISDIR(st.st_mode))
+		return error("cannot open %s '%s': '%s' is not a directory",
+			     j->kind, j->name, j->src);
+	names_init(&n, c, j);
+	if (tarball_scan(&t, j->src, strcmp(j->kind, "image") ?
+			 TARBALL_NO_ROOT : 0) < 0)
+		goto out;
+	have_old = stamp_load(&old, n.stamp) == 0;
+	if (!c->update && have_old && up_to_date(c, &n, &t, &old))
+		ret = refresh_torrent(c, &n, &old);
+	else
+		ret = repack(c, &n, &t);
+	if (have_old)
+		stamp_release(&old);
+	if (!ret)
+		remove_stale(c, &n);
+out:
+	tarball_tree_release(&t);
+	names_release(&n);
+	return ret;
+}
+
+static int remove_leftovers(const char *dir);
+
+/* Holds an exclusive lock on the tarballs directory for the whole run and
+ * removes what an interrupted run left behind. */
+static int lock_and_clean(const struct ctx *c)
+{
+	char *lock = path_join(c->paths.tarballs, TMP_PREFIX "lock");
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		error_errno("cannot open '%s'", lock);
+		free(lock);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		notice("waiting for another si_installbtimage to finish");
+		if (flock(fd, LOCK_EX) < 0) {
+			error_errno("cannot lock '%s'", lock);
+			free(lock);
+			return -1;
+		}
+	}
+	free(lock);
+	/* fd stays open (and locked) until exit */
+	return remove_leftovers(c->paths.tarballs) < 0 ||
+	       remove_leftovers(c->paths.torrents) < 0 ? -1 : 0;
+}
+
+/* Is name one of our temporaries: a work directory in tarballs/, or a
+ * torrent being written (atomic_open's NAME.torrent.tmp.XXXXXX)? */
+static int is_leftover(const char *name)
+{
+	const char *t = strstr(name, ".torrent.tmp.");
+
+	if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		return strcmp(name, TMP_PREFIX "lock") != 0;
+	return t && strlen(t) == strlen(".torrent.tmp.XXXXXX");
+}
+
+static int remove_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return error_errno("cannot open '%s'", dir);
+	while ((de = readdir(d))) {
+		if (!is_leftover(de->d_name))
+			continue;
+		char *p = path_join(dir, de->d_name);
+
+		verbose("removing '%s' left by an interrupted run", p);
+		remove_tree(p);
+		free(p);
+	}
+	closedir(d);
+	return 0;
+}
+
+static void ctx_release(struct ctx *c)
+{
+	for (size_t i = 0; i < c->njobs; i++) {
+		free(c->jobs[i].name);
+		free(c->jobs[i].src);
+	}
+	free(c->jobs);
+	free(c->announce);
+	free(c->web_seed);
+	config_release(&c->conf);
+	paths_release(&c->paths);
+}
+
+static void options_release(struct options *o)
+{
+	free(o->base); free(o->images); free(o->overrides); free(o->compress);
+	free(o->tracker); free(o->address); free(o->web_seed);
+}
+
+/* ---- options and main ---- */
+
+enum { OPT_COMPRESS = 1, OPT_IMAGES, OPT_OVERRIDES };
+
+static int handle_opt(int val, const char *arg, void *data)
+{
+	struct options *o = data;
+
+	char **list = val == OPT_IMAGES ? &o->images : &o->overrides, *old;
+
+	if (val == OPT_COMPRESS) {
+		free(o->compress);
+		o->compress = xstrdup(arg ? arg : "gzip");
+		return 0;
+	}
+	/* repeated --images/--overrides add up */
+	old = *list;
+	*list = old ? xasprintf("%s,%s", old, arg) : xstrdup(arg);
+	free(old);
+	return 0;
+}
+
+static int setup(struct ctx *c, struct options *o, poptContext con)
+{
+	enum tarball_compress dummy;
+	char *conf;
+	int r;
+
+	if (o->compress && tarball_compress_parse(o->compress, &dummy) < 0)
+		opts_usage_error(con, "unknown compression '%s' (gzip, zstd "
+				 "or none)", o->compress);
+	if (o->level < 0 || o->level > 22)
+		opts_usage_error(con, "bad --level %d", o->level);
+	paths_init(&c->paths, o->base, NULL);
+	c->update = o->update;
+	c->level = o->level;
+	if (o->web_seed)
+		c->web_seed = xstrdup(o->web_seed);
+	if (o->images && add_list(c, "image", o->images, "--images") < 0)
+		exit(2);
+	if (o->overrides && add_list(c, "override", o->overrides,
+				     "--overrides") < 0)
+		exit(2);
+	conf = path_join(c->paths.etc, "bittorrent.conf");
+	r = config_load_file(&c->conf, conf, 0, 1);
+	free(conf);
+	if (r < 0 || setup_compress(c, o) < 0 || setup_announce(c, o) < 0)
+		return -1;
+	if (!o->images && !o->overrides && setup_jobs(c, o) < 0)
+		return -1;
+	if (mkdir_p(c->paths.tarballs, 0700) < 0 ||
+	    mkdir_p(c->paths.torrents, 0755) < 0)
+		return -1;
+	return lock_and_clean(c);
+}
+
+int main(int argc, const char **argv)
+{
+	struct options o = { 0 };
+	struct poptOption table[] = {
+		{ "base", '\0', POPT_ARG_STRING, &o.base, 0,
+		  "the server's base directory (default $SI_BASE or "
+		  SI_DEFAULT_BASE ")", "DIR" },
+		{ "images", '\0', POPT_ARG_STRING, NULL, OPT_IMAGES,
+		  "the images to pack (comma-separated)", "A,B" },
+		{ "overrides", '\0', POPT_ARG_STRING, NULL, OPT_OVERRIDES,
+		  "the overrides to pack (comma-separated)", "X,Y" },
+		{ "compress", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL,
+		  NULL, OPT_COMPRESS, "gzip (default, also without METHOD), "
+		  "zstd or none", "METHOD" },
+		{ "level", '\0', POPT_ARG_INT, &o.level, 0,
+		  "compression level (default: the compressor's own)", "N" },
+		{ "update", '\0', POPT_ARG_NONE, &o.update, 0,
+		  "re-pack even when the tree did not change", NULL },
+		{ "tracker", '\0', POPT_ARG_STRING, &o.tracker, 0,
+		  "the announce URL (default http://ADDRESS:BT_TRACKER_PORT"
+		  "/announce)", "URL" },
+		{ "address", '\0', POPT_ARG_STRING, &o.address, 0,
+		  "the tracker's IPv4 address (default: BT_INTERFACE's)", "IP" },
+		{ "web-seed", '\0', POPT_ARG_STRING, &o.web_seed, 0,
+		  "HTTP base URL where the tarballs are served too", "URL" },
+		OPTS_COMMON,
+		POPT_TABLEEND
+	};
+	struct ctx c = { 0 };
+	poptContext con;
+	int failed = 0;
+
+	log_init(argv[0]);
+	/* UTF-8 names go into pax headers as they are; other bytes are
+	 * stored raw (hdrcharset=BINARY) by libarchive. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
+	con = opts_parse(argc, argv, table, "[OPTION...]", 0, handle_opt, &o);
+	config_init(&c.conf);
+	if (setup(&c, &o, con) < 0) {
+		failed = 1;
+		goto out;
+	}
+	if (!c.njobs)
+		notice("nothing to pack: no image under '%s'", c.paths.images);
+	for (size_t i = 0; i < c.njobs; i++)
+		if (pack_job(&c, &c.jobs[i]) < 0)
+			failed = 1;
+out:
+	if (log_flush_stdout() < 0)
+		failed = 1;
+	ctx_release(&c);
+	options_release(&o);
+	poptFreeContext(con);
+	return failed;
+}
