@@ -61,10 +61,15 @@ poptContext opts_parse(int argc, const char **argv,
 		case OPT_VERSION:
 			printf("%s (SwarmImager) %s\n", log_prog(), SI_VERSION);
 			exit(0);
-		default:
-			if (!handle || handle(rc, poptGetOptArg(con), data) < 0)
+		default: {
+			char *arg = poptGetOptArg(con);	/* ours to free */
+			int bad = !handle || handle(rc, arg, data) < 0;
+
+			free(arg);
+			if (bad)
 				opts_usage_error(con, "invalid use of %s",
 						 poptBadOption(con, 0));
+		}
 		}
 	}
 	if (rc < -1)
