@@ -22,7 +22,7 @@ extern struct poptOption opts_common_table[];
  * Returns the context (leftover arguments via poptGetArgs); the caller
  * frees it with poptFreeContext().  val handler: options with a non-zero
  * val are passed to handle(val, arg, data), which returns 0 or -1 (usage
- * error, already reported). */
+ * error, already reported); arg is freed after the call: copy what you keep. */
 poptContext opts_parse(int argc, const char **argv,
 		       const struct poptOption *table, const char *synopsis,
 		       int max_args,
