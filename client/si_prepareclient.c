@@ -209,6 +209,11 @@ static int start_daemon(struct prepare *p)
 	int n = 0, ret = -1;
 	double end;
 
+	if (port_listening(p->port)) {
+		error("cannot start the rsync daemon: port %d is in use "
+		      "(another si_prepareclient or rsync daemon?)", p->port);
+		goto out;
+	}
 	if (mkdir(done, 0700) < 0) {
 		error_errno("cannot create directory '%s'", done);
 		goto out;
@@ -234,11 +239,13 @@ static int start_daemon(struct prepare *p)
 	for (end = now_monotonic() + 10; now_monotonic() < end; ) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
-		if (port_listening(p->port)) {
+		int alive = command_poll(p->daemon) == -2;
+
+		if (alive && port_listening(p->port)) {
 			ret = 0;
 			goto out;
 		}
-		if (command_poll(p->daemon) != -2) {
+		if (!alive) {
 			p->daemon = 0;
 			show_daemon_log(p);
 			error("cannot start the rsync daemon on port %d "

@@ -132,6 +132,32 @@ test_expect_success '--exclude-disk leaves the disk out' '
 	! grep -q "^part " root/etc/swarmimager/disklayout.conf
 '
 
+test_expect_success 'a DOS disk: bootable flag, hex types, the extended partition grows with its last logical one' '
+	truncate -s 64M dos.img &&
+	LOOP2=$(losetup -P -f --show dos.img) &&
+	test_atexit "losetup -d $LOOP2" &&
+	printf "label: dos\nsize=16M, type=83, bootable\nsize=8M, type=82\ntype=5\nsize=8M, type=83\ntype=83\n" |
+		sfdisk -q "$LOOP2" &&
+	{ partx -a "$LOOP2" 2>/dev/null || partx -u "$LOOP2"; } &&
+	mkdir -p dosroot &&
+	si_prepareclient -y --no-rsyncd --root dosroot --disk "$LOOP2" 2>err &&
+	L=dosroot/etc/swarmimager/disklayout.conf &&
+	grep "^disk dev=$LOOP2 .*table=dos id=0x" $L &&
+	grep "^part disk=$LOOP2 num=1 .*type=83 bootable=1 grow=0$" $L &&
+	grep "^part disk=$LOOP2 num=2 .*type=82 bootable=0 grow=0$" $L &&
+	grep "^part disk=$LOOP2 num=3 .*type=5 bootable=0 grow=1$" $L &&
+	grep "^part disk=$LOOP2 num=5 .*type=83 bootable=0 grow=0$" $L &&
+	grep "^part disk=$LOOP2 num=6 .*type=83 bootable=0 grow=1$" $L &&
+	sfdisk --json "$LOOP2" | python3 -c "
+import json, sys
+t = json.load(sys.stdin)[\"partitiontable\"]
+for p in t[\"partitions\"]:
+    print(p[\"node\"], p[\"start\"], p[\"size\"])
+" >expect &&
+	sed -n "s/^part .* dev=\([^ ]*\) start=\([0-9]*\) sectors=\([0-9]*\) .*/\1 \2 \3/p" $L >actual &&
+	test_cmp expect actual
+'
+
 test_expect_success 'a layout that is not a block device is refused clearly' '
 	expect_exit 1 si_prepareclient -y --no-rsyncd --root root --disk disk.img 2>err &&
 	grep "cannot probe disk .disk.img.: not a block device" err

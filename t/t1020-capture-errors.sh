@@ -59,6 +59,16 @@ test_expect_success 'a small image fits' '
 	grep "^small  *complete " ls
 '
 
+test_expect_success 'si_prepareclient refuses a port in use; SIGTERM stops its daemon' '
+	prepare prep9 &&
+	expect_exit 1 si_prepareclient -y --server 127.0.0.1 --root "$G" \
+		--port $PORT 2>err &&
+	grep "port $PORT is in use" err &&
+	kill_pid $(cat prep9.pid) &&
+	grep "interrupted by signal 15" prep9.log &&
+	! ss -Htln | grep -q ":$PORT "
+'
+
 test_expect_success 'setup: a 3 MB tmpfs on BASE/images holding a small image' '
 	mount -t tmpfs -o size=3m tmpfs "$BASE/images" &&
 	test_atexit "umount $BASE/images" &&
