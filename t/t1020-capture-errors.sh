@@ -48,7 +48,15 @@ test_expect_success 'a daemon that is not si_prepareclient is recognized' '
 	expect_exit 1 si_getimage --golden-client 127.0.0.1 --port $P --image x \
 		--base "$BASE" 2>err &&
 	grep "without a .root. module: run si_prepareclient" err &&
-	kill_pid $(cat plain.pid)
+	kill_pid $(cat plain.pid) &&
+	printf "use chroot = no\n[root]\npath = %s\n" "$TRASH/other" >rsyncd.conf &&
+	start_bg plain2 rsync --daemon --no-detach --config=rsyncd.conf --port=$P --address=127.0.0.1 &&
+	wait_for 10 sh -c "ss -Htln | grep -q 127.0.0.1:$P" &&
+	expect_exit 1 si_getimage --golden-client 127.0.0.1 --port $P --image x \
+		--base "$BASE" 2>err &&
+	grep "golden client 127.0.0.1 has no disk layout (/etc/swarmimager/disklayout.conf): run si_prepareclient" err &&
+	test -z "$(ls -A "$BASE/images")" &&
+	kill_pid $(cat plain2.pid)
 '
 
 test_expect_success 'a small image fits' '
