@@ -140,7 +140,7 @@ start_seeder() {
 		--bt-seed-unverified=false --file-allocation=none \
 		--max-overall-upload-limit="$rate" --bt-max-peers=0 \
 		--summary-interval=0 --console-log-level=notice \
-		--auto-save-interval=0 --dir="$SRV/tarballs" \
+		--auto-save-interval=0 --max-concurrent-downloads=1000 --dir="$SRV/tarballs" \
 		$(ls "$SRV"/torrents/*.torrent) &&
 	SEEDER_PID=$(cat "$TRASH/seeder.pid") &&
 	wait_for 20 _listening "$SEEDER_PORT"
