@@ -36,9 +36,10 @@ static int write_flags(void)
 		    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
 		    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
 		    ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
-		    ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SPARSE |
-		    ARCHIVE_EXTRACT_UNLINK;
+		    ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SPARSE;
 
+	/* Not ARCHIVE_EXTRACT_UNLINK: with it, libarchive replaces a symlink
+	 * in the way of an entry's path instead of refusing the entry. */
 	if (geteuid() == 0)
 		flags |= ARCHIVE_EXTRACT_OWNER;
 	return flags;
