@@ -46,8 +46,14 @@ static int split_line(char *line, char *f[4])
 			*c++ = '\0';
 		line = c;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
+		size_t n;
+
 		f[i] += strspn(f[i], " \t");
+		n = strlen(f[i]);
+		while (n && (f[i][n - 1] == ' ' || f[i][n - 1] == '\t'))
+			f[i][--n] = '\0';
+	}
 	return 1;
 }
 
