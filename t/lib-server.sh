@@ -162,7 +162,7 @@ start_server_fixture() {
 boel() {
 	local target=$1; shift
 	mkdir -p "$target" &&
-	si_boel --target "$target" --imageserver "$IMAGESERVER" \
+	TMPDIR=$TRASH si_boel --target "$target" --imageserver "$IMAGESERVER" \
 		--cmdline /dev/null --listen 127.0.0.1:0 --retry-delay 0.2 \
 		--polling-time 1 --linger-max 20 --stall-timeout 30 "$@"
 }

@@ -50,7 +50,20 @@ test_expect_success 'one node killed mid-download, the others finish' '
 	kill -KILL $(pgrep -P $(cat c2.pid) si_boel) &&
 	node_ok c1 && node_ok c3 &&
 	wait_for 10 test -s c2.rc && test "$(cat c2.rc)" != 0 &&
-	! test -e t-c2/etc/swarmimager/installed
+	! test -e t-c2/etc/swarmimager/installed &&
+	rm -rf $(sed -n "s/.*staging in \([^ ]*\) .*/\1/p" c2.err)
+'
+
+test_expect_success 'SIGTERM mid-download: clean failure, staging removed' '
+	run_node f --no-seed-wait &&
+	wait_for_line 30 f.err "$MID" &&
+	stage=$(sed -n "s/.*staging in \([^ ]*\) .*/\1/p" f.err | head -1) &&
+	test -d "$stage" &&
+	kill -TERM $(pgrep -P $(cat f.pid) si_boel) &&
+	wait_for 10 test -s f.rc && test "$(cat f.rc)" = 1 &&
+	grep "interrupted by signal 15" f.err &&
+	grep "no completion record" f.out &&
+	! test -e "$stage" && ! test -e t-f/etc/swarmimager/installed
 '
 
 test_expect_success 'rsync daemon up only after two failed fetches' '
