@@ -1,0 +1,920 @@
+/* si_boel - install a target root from the image server over BitTorrent.
+ *
+ * Settings (options > --config local.cfg > kernel command line) name the
+ * image server and the image; the torrents come over rsync, the image
+ * tarball over BitTorrent (tracker, the server's seeder directly, peer
+ * exchange) into a staging place, extracted securely into the target while
+ * it downloads; then the overrides in SystemImager's order; then the node
+ * seeds until nobody needs it, and writes a completion record last.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "extract.h"
+#include "fetch.h"
+#include "linger.h"
+#include "log.h"
+#include "opts.h"
+#include "override.h"
+#include "stage.h"
+#include "swarm.h"
+#include "util.h"
+
+#define RECORD_DIR "etc/swarmimager"
+#define RECORD_NAME "installed"
+
+/* SystemImager's monitor status codes. */
+enum {
+	STATUS_FAILED = -1,
+	STATUS_STARTING = 0,
+	STATUS_IMAGED = 100,
+	STATUS_FINALIZING = 101,
+};
+
+struct settings {
+	const char *imageserver, *imagename, *overrides, *staging;
+	const char *hostname, *groupname, *monitor_server;
+	int seed_wait, overlap;
+	long upload_min;	/* KB/s */
+	long polling_time;	/* s */
+};
+
+struct boel {
+	/* options */
+	char *target, *config_file, *cmdline_file, *listen;
+	double linger_max, retry_delay, stall_timeout;
+	int linger_samples, retries;
+	long long staging_free;		/* -1 = real free space */
+	long upload_limit;
+	struct config cfg;
+	struct settings s;
+	/* state */
+	char *root;		/* the target, absolute */
+	char *work;		/* private directory for torrents, scripts */
+	char *host, *seeder_ip;
+	int seeder_port;
+	char *cluster_txt;
+	char *overrides_listing;
+	int listed_overrides;
+	struct fetch_retry retry;
+	struct swarm *sw;
+	struct swarm_dl **dls;
+	char **stage_dirs;
+	size_t n_dls, n_stage;
+	char info_hash[41];
+	char *applied;		/* names of the overrides applied */
+	double started;
+	int overlap_opt, no_overlap_opt;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/* The monitoring hook: SystemImager's si_monitor gets one line per ~10 s
+ * with status (<0 error, 0 starting, 1-99 percent, 100 imaged, 101
+ * finalizing).  Reporting to MONITOR_SERVER comes later; for now the
+ * status is logged. */
+static void report_status(struct boel *b, int status, long speed)
+{
+	debug("status %d speed %ld KB/s%s%s", status, speed / 1000,
+	      b->s.monitor_server ? " for " : "",
+	      b->s.monitor_server ? b->s.monitor_server : "");
+}
+
+static void on_progress(void *ctx, const char *label, double percent,
+			long down, long up)
+{
+	int st = (int)percent;
+
+	report_status(ctx, st < 1 ? 1 : st > 99 ? 99 : st, down);
+}
+
+/* --- settings ------------------------------------------------------- */
+
+static const char *known_keys[] = {
+	"IMAGESERVER", "IMAGENAME", "OVERRIDES", "BITTORRENT_STAGING",
+	"BITTORRENT_SEED_WAIT", "BITTORRENT_UPLOAD_MIN",
+	"BITTORRENT_POLLING_TIME", "HOSTNAME", "GROUPNAME", "MONITOR_SERVER",
+	"BITTORRENT_OVERLAP", NULL,
+};
+
+static int bad_value(const struct config *c, const char *key,
+		     const char *why)
+{
+	const struct config_entry *e = config_find(c, key);
+
+	return error("invalid %s='%s' (from %s): %s", key, e->value,
+		     e->source, why);
+}
+
+static int valid_list(const char *s)
+{
+	char **w = NULL;
+	size_t n = 0;
+	int ok = 1;
+
+	opts_split_list(s, &w, &n);
+	for (size_t i = 0; i < n; i++)
+		ok &= valid_name(w[i]);
+	opts_free_list(w);
+	return ok;
+}
+
+static int check_bool(const struct config *c, const char *key, int *out,
+		      int dflt)
+{
+	const char *v = config_get(c, key);
+
+	*out = dflt;
+	if (v && parse_bool(v, out) < 0)
+		return bad_value(c, key, "expected y or n");
+	return 0;
+}
+
+static int check_long(const struct config *c, const char *key, long min,
+		      long max, long *out, long dflt)
+{
+	const char *v = config_get(c, key);
+
+	*out = dflt;
+	if (v && parse_long(v, min, max, out) < 0) {
+		char *why = xasprintf("expected a number from %ld to %ld",
+				      min, max);
+		bad_value(c, key, why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks every known setting.  Returns 0 or -1 (a usage error). */
+static int check_settings(struct boel *b)
+{
+	const struct config *c = &b->cfg;
+	struct settings *s = &b->s;
+	char *host;
+	int port;
+
+	s->imageserver = config_get(c, "IMAGESERVER");
+	s->imagename = config_get(c, "IMAGENAME");
+	s->overrides = config_get(c, "OVERRIDES");
+	s->staging = config_get(c, "BITTORRENT_STAGING");
+	s->hostname = config_get(c, "HOSTNAME");
+	s->groupname = config_get(c, "GROUPNAME");
+	s->monitor_server = config_get(c, "MONITOR_SERVER");
+	if (!s->imageserver)
+		return error("IMAGESERVER is not set (option --imageserver, "
+			     "local.cfg or the kernel command line)");
+	if (fetch_parse_server(s->imageserver, &host, &port) < 0)
+		return -1;
+	free(host);
+	if (s->imagename && !valid_name(s->imagename))
+		return bad_value(c, "IMAGENAME", "not a valid image name");
+	if (s->overrides && !valid_list(s->overrides))
+		return bad_value(c, "OVERRIDES", "not a list of override names");
+	if (s->groupname && !valid_list(s->groupname))
+		return bad_value(c, "GROUPNAME", "not a list of group names");
+	if (s->hostname && !valid_name(s->hostname))
+		return bad_value(c, "HOSTNAME", "not a valid host name");
+	if (s->staging && s->staging[0] != '/')
+		return bad_value(c, "BITTORRENT_STAGING",
+				 "expected an absolute directory");
+	if (s->monitor_server && (!*s->monitor_server ||
+				  strpbrk(s->monitor_server, " /@")))
+		return bad_value(c, "MONITOR_SERVER", "expected HOST[:PORT]");
+	if (check_bool(c, "BITTORRENT_SEED_WAIT", &s->seed_wait, 1) < 0 ||
+	    check_bool(c, "BITTORRENT_OVERLAP", &s->overlap, 1) < 0 ||
+	    check_long(c, "BITTORRENT_UPLOAD_MIN", 0, 10000000,
+		       &s->upload_min, 50) < 0 ||
+	    check_long(c, "BITTORRENT_POLLING_TIME", 1, 3600,
+		       &s->polling_time, 5) < 0)
+		return -1;
+	for (size_t i = 0; i < c->n; i++) {
+		int known = 0;
+
+		for (int k = 0; known_keys[k]; k++)
+			known |= !strcmp(c->v[i].key, known_keys[k]);
+		if (!known)
+			debug("ignoring %s (from %s)", c->v[i].key,
+			      c->v[i].source);
+	}
+	return 0;
+}
+
+/* --- fetching torrents, scripts, override lists ---------------------- */
+
+static int fetch_torrents(struct boel *b)
+{
+	const char *args[] = { "-rt", "--timeout=60", "--include=*.torrent",
+			       "--include=seeder.cfg", "--exclude=*", NULL };
+	char *url = fetch_url(b->s.imageserver, "torrents/");
+	char *dst = path_join(b->work, "torrents/");
+	int ret = fetch_rsync("the torrents", args, url, dst, &b->retry, NULL);
+
+	free(url);
+	free(dst);
+	return ret;
+}
+
+/* cluster.txt is optional: a server without it has no groups. */
+static void fetch_cluster(struct boel *b)
+{
+	const char *args[] = { "-rt", "--timeout=60", "--include=cluster.txt",
+			       "--exclude=*", NULL };
+	struct fetch_retry once = b->retry;
+	char *url = fetch_url(b->s.imageserver, "scripts/");
+	char *dst = path_join(b->work, "scripts/");
+	char *file = path_join(b->work, "scripts/cluster.txt");
+
+	once.tries = 1;
+	if (fetch_rsync("scripts/cluster.txt", args, url, dst, &once, NULL) < 0)
+		notice("no cluster.txt from the server: no group overrides");
+	else
+		b->cluster_txt = read_file(file, NULL, 1);
+	free(url);
+	free(dst);
+	free(file);
+}
+
+static int list_overrides(struct boel *b)
+{
+	const char *args[] = { "--list-only", "--timeout=60", NULL };
+	char *url;
+	int ret;
+
+	if (b->listed_overrides)
+		return 0;
+	url = fetch_url(b->s.imageserver, "overrides/");
+	ret = fetch_rsync("the list of overrides", args, url, NULL, &b->retry,
+			  &b->overrides_listing);
+	free(url);
+	b->listed_overrides = ret == 0;
+	return ret;
+}
+
+/* Whether NAME is a directory in the overrides module listing. */
+static int override_listed(struct boel *b, const char *name)
+{
+	char *copy, *save = NULL, *line;
+	int found = 0;
+
+	if (!b->overrides_listing)
+		return 0;
+	copy = xstrdup(b->overrides_listing);
+	for (line = strtok_r(copy, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *last = strrchr(line, ' ');
+
+		found = line[0] == 'd' && last && !strcmp(last + 1, name);
+	}
+	free(copy);
+	return found;
+}
+
+static void read_seeder_cfg(struct boel *b)
+{
+	char *file = path_join(b->work, "torrents/seeder.cfg");
+	struct config c;
+	const char *v;
+	long port;
+
+	config_init(&c);
+	if (config_load_file(&c, file, 0, 1) != 0) {
+		notice("no seeder.cfg in the torrents: relying on the tracker");
+	} else if ((v = config_get(&c, "BT_SEEDER_PORT")) &&
+		   parse_long(v, 1, 65535, &port) == 0) {
+		b->seeder_port = (int)port;
+	} else {
+		warning("seeder.cfg has no valid BT_SEEDER_PORT: relying on "
+			"the tracker");
+	}
+	config_release(&c);
+	free(file);
+}
+
+static int resolve_server(struct boel *b)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	char ip[64];
+	int port, rc;
+
+	if (fetch_parse_server(b->s.imageserver, &b->host, &port) < 0)
+		return -1;
+	rc = getaddrinfo(b->host, NULL, &hints, &res);
+	if (rc)
+		return error("cannot resolve '%s': %s", b->host,
+			     gai_strerror(rc));
+	rc = getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof(ip), NULL,
+			 0, NI_NUMERICHOST);
+	freeaddrinfo(res);
+	if (rc)
+		return error("cannot resolve '%s': %s", b->host,
+			     gai_strerror(rc));
+	b->seeder_ip = xstrdup(ip);
+	return 0;
+}
+
+/* Returns the torrent path for PREFIX-NAME (image or override), trying
+ * the known compressions, or NULL. */
+static char *find_torrent(struct boel *b, const char *prefix,
+			  const char *name)
+{
+	static const char *ext[] = { ".tar.gz", ".tar.zst", ".tar.xz",
+				     ".tar", NULL };
+
+	for (int i = 0; ext[i]; i++) {
+		char *p = xasprintf("%s/torrents/%s-%s%s.torrent", b->work,
+				    prefix, name, ext[i]);
+
+		if (access(p, R_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+/* Lists the images the server offers, for the error message. */
+static char *images_offered(struct boel *b)
+{
+	char *dir = path_join(b->work, "torrents"), *list = NULL;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char *old = list;
+
+		if (strncmp(de->d_name, "image-", 6) ||
+		    !strstr(de->d_name, ".torrent"))
+			continue;
+		list = xasprintf("%s%s%s", old ? old : "", old ? ", " : "",
+				 de->d_name);
+		free(old);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return list ? list : xstrdup("no image torrents at all");
+}
+
+/* --- installing tarballs -------------------------------------------- */
+
+static ssize_t read_or_stop(void *ctx, const void **buf)
+{
+	if (interrupted)
+		return error("interrupted by signal %d", (int)interrupted);
+	return swarm_read(ctx, buf);
+}
+
+static int wait_complete(struct boel *b, struct swarm_dl *d)
+{
+	for (;;) {
+		if (interrupted)
+			return error("interrupted by signal %d", (int)interrupted);
+		if (swarm_dl_failed(d))
+			return error("%s", swarm_dl_failed(d));
+		if (swarm_dl_finished(d))
+			return 0;
+		swarm_pump(b->sw, 200);
+	}
+}
+
+/* Downloads one torrent into a chosen staging place and extracts it into
+ * the target.  Returns 0 or -1. */
+static int install_torrent(struct boel *b, const char *torrent,
+			   const char *what)
+{
+	struct stage_request req = { 0 };
+	struct extract_result res;
+	struct bt_info info;
+	struct swarm_dl *d;
+	const char *kind;
+	char err[512], h[32], *dir;
+	double t0 = now_monotonic(), t1;
+
+	if (bt_torrent_file_info(torrent, &info, err, sizeof(err)) < 0)
+		return error("%s", err);
+	req.size = (uint64_t)info.total_size;
+	req.explicit_dir = b->s.staging;
+	req.target = b->root;
+	req.free_override = b->staging_free;
+	dir = stage_choose(&req, &kind);
+	if (!dir)
+		return -1;
+	b->stage_dirs = xrealloc(b->stage_dirs, (b->n_stage + 1) * sizeof(char *));
+	b->stage_dirs[b->n_stage++] = dir;
+	notice("%s: %s (%s), staging in %s (%s)%s", what, info.name,
+	       human_bytes(h, sizeof(h), (double)info.total_size), dir, kind,
+	       b->s.overlap ? ", extracting while downloading" : "");
+	d = swarm_add(b->sw, torrent, dir, b->s.overlap);
+	if (!d)
+		return -1;
+	b->dls = xrealloc(b->dls, (b->n_dls + 1) * sizeof(*b->dls));
+	b->dls[b->n_dls++] = d;
+	if (!b->s.overlap && wait_complete(b, d) < 0)
+		return -1;
+	t1 = now_monotonic();
+	if (extract_stream(info.name, read_or_stop, d, b->root, &res) < 0) {
+		if (res.fatal || interrupted)
+			return error("cannot install %s '%s'", what, info.name);
+		return error("%s '%s': %d entries failed, %d with warnings",
+			     what, info.name, res.failed, res.warnings);
+	}
+	if (wait_complete(b, d) < 0)
+		return -1;
+	notice("%s: %s installed: %lld entries, %s in %.1f s (extraction "
+	       "%s %.1f s)", what, info.name, (long long)res.entries,
+	       human_bytes(h, sizeof(h), (double)res.bytes),
+	       now_monotonic() - t0, b->s.overlap ? "overlapped," : "alone",
+	       now_monotonic() - t1);
+	return 0;
+}
+
+static int rsync_override(struct boel *b, const char *name)
+{
+	const char *args[] = { "-aHAX", "--numeric-ids", "--timeout=60", NULL };
+	char *path = xasprintf("overrides/%s/", name);
+	char *url = fetch_url(b->s.imageserver, path);
+	char *what = xasprintf("override '%s'", name);
+	char *dst = xasprintf("%s/", b->root);
+	int ret = fetch_rsync(what, args, url, dst, &b->retry, NULL);
+
+	free(path);
+	free(url);
+	free(what);
+	free(dst);
+	return ret;
+}
+
+static void note_applied(struct boel *b, const char *name)
+{
+	char *old = b->applied;
+
+	b->applied = xasprintf("%s%s%s", old ? old : "", old ? " " : "", name);
+	free(old);
+}
+
+static int apply_overrides(struct boel *b)
+{
+	struct override_query q = {
+		b->s.imagename, b->s.hostname, b->s.groupname, b->s.overrides,
+		b->cluster_txt,
+	};
+	struct override_list l = { NULL, 0 };
+	int ret = 0;
+
+	if (override_choose(&q, &l) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n && !ret; i++) {
+		const char *name = l.v[i].name;
+		char *tor = find_torrent(b, "override", name), *what;
+
+		if (interrupted) {
+			ret = error("interrupted by signal %d", (int)interrupted);
+			break;
+		}
+		what = xasprintf("override %zu/%zu (%s)", i + 1, l.n, l.v[i].why);
+		if (tor) {
+			ret = install_torrent(b, tor, what);
+		} else if (list_overrides(b) < 0) {
+			ret = -1;
+		} else if (override_listed(b, name)) {
+			notice("%s: %s by rsync (no torrent)", what, name);
+			ret = rsync_override(b, name);
+		} else if (l.v[i].required) {
+			ret = error("override '%s' (from OVERRIDES) is not on "
+				    "the server", name);
+		} else {
+			notice("%s: no override '%s' on the server, skipped",
+			       what, name);
+			free(what);
+			free(tor);
+			continue;
+		}
+		if (!ret)
+			note_applied(b, name);
+		free(what);
+		free(tor);
+	}
+	override_list_release(&l);
+	return ret;
+}
+
+/* --- lingering and finishing ----------------------------------------- */
+
+static void linger(struct boel *b)
+{
+	struct swarm_totals t;
+	struct linger_state l;
+	double now;
+
+	if (!b->s.seed_wait || b->linger_max <= 0) {
+		notice("leaving the swarm: BITTORRENT_SEED_WAIT=n");
+		return;
+	}
+	notice("seeding until nobody needs us (at most %.0f s)", b->linger_max);
+	linger_start(&l, b->linger_samples, b->s.upload_min * 1000,
+		     b->linger_max, now_monotonic());
+	for (;;) {
+		double next = now_monotonic() + 1;
+
+		while ((now = now_monotonic()) < next && !interrupted)
+			swarm_pump(b->sw, (int)((next - now) * 1000) + 1);
+		if (interrupted) {
+			notice("leaving the swarm: interrupted");
+			return;
+		}
+		swarm_totals(b->sw, &t);
+		debug("linger: %d peers, %d interested, up %ld B/s", t.peers,
+		      t.interested, t.up_rate);
+		if (linger_sample(&l, now, t.interested, t.up_rate))
+			break;
+	}
+	notice("leaving the swarm: %s", l.reason);
+}
+
+/* Opens (creating) dir under root without following symlinks. */
+static int open_record_dir(const char *root)
+{
+	char *copy = xstrdup(RECORD_DIR), *save = NULL, *c;
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), next;
+
+	for (c = strtok_r(copy, "/", &save); c && fd >= 0;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+		next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			      O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	free(copy);
+	return fd;
+}
+
+static int write_record(struct boel *b)
+{
+	char tstamp[64], tmp[64], *text;
+	time_t now = time(NULL);
+	struct tm tm;
+	int dfd = open_record_dir(b->root), fd, ret = -1;
+
+	if (dfd < 0)
+		return error_errno("cannot open '%s/%s'", b->root, RECORD_DIR);
+	gmtime_r(&now, &tm);
+	strftime(tstamp, sizeof(tstamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	text = xasprintf("# written by si_boel when the install succeeded\n"
+			 "IMAGENAME=%s\nIMAGE_INFO_HASH=%s\nIMAGESERVER=%s\n"
+			 "OVERRIDES=\"%s\"\nINSTALLED=%s\nINSTALLED_EPOCH=%lld\n",
+			 b->s.imagename, b->info_hash, b->s.imageserver,
+			 b->applied ? b->applied : "", tstamp, (long long)now);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", RECORD_NAME, (long)getpid());
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0644);
+	if (fd < 0) {
+		error_errno("cannot create '%s/%s/%s'", b->root, RECORD_DIR, tmp);
+	} else if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+		error_errno("cannot write '%s/%s/%s'", b->root, RECORD_DIR, tmp);
+		close(fd);
+		unlinkat(dfd, tmp, 0);
+	} else if (close(fd) < 0 || renameat(dfd, tmp, dfd, RECORD_NAME) < 0) {
+		error_errno("cannot write '%s/%s/%s'", b->root, RECORD_DIR,
+			    RECORD_NAME);
+		unlinkat(dfd, tmp, 0);
+	} else {
+		fsync(dfd);
+		ret = 0;
+	}
+	close(dfd);
+	free(text);
+	return ret;
+}
+
+/* An old record would make a failed reinstall look complete. */
+static int remove_old_record(struct boel *b)
+{
+	char *p = xasprintf("%s/%s/%s", b->root, RECORD_DIR, RECORD_NAME);
+	int ret = 0;
+
+	if (unlink(p) < 0 && errno != ENOENT && errno != ENOTDIR)
+		ret = error_errno("cannot remove the old record '%s'", p);
+	free(p);
+	return ret;
+}
+
+static void cleanup(struct boel *b)
+{
+	swarm_free(b->sw);
+	b->sw = NULL;
+	for (size_t i = 0; i < b->n_stage; i++) {
+		remove_tree(b->stage_dirs[i]);
+		free(b->stage_dirs[i]);
+	}
+	b->n_stage = 0;
+	if (b->work)
+		remove_tree(b->work);
+}
+
+static int prepare(struct boel *b)
+{
+	struct swarm_config sc = { 0 };
+	const char *tmp = getenv("TMPDIR");
+	char *tmpl;
+
+	b->root = realpath(b->target, NULL);
+	if (!b->root)
+		return error_errno("cannot use the target '%s'", b->target);
+	if (remove_old_record(b) < 0)
+		return -1;
+	tmpl = path_join(tmp && *tmp ? tmp : "/tmp", "si_boel-work.XXXXXX");
+	if (!mkdtemp(tmpl)) {
+		error_errno("cannot create '%s'", tmpl);
+		free(tmpl);
+		return -1;
+	}
+	b->work = tmpl;
+	if (resolve_server(b) < 0 || fetch_torrents(b) < 0)
+		return -1;
+	read_seeder_cfg(b);
+	fetch_cluster(b);
+	sc.listen = b->listen;
+	sc.seeder_ip = b->seeder_port ? b->seeder_ip : NULL;
+	sc.seeder_port = b->seeder_port;
+	sc.reconnect_interval = 3;
+	sc.progress_interval = (double)b->s.polling_time;
+	sc.stall_timeout = b->stall_timeout;
+	sc.upload_rate_limit = b->upload_limit;
+	sc.progress = on_progress;
+	sc.progress_ctx = b;
+	b->sw = swarm_new(&sc);
+	return b->sw ? 0 : -1;
+}
+
+static int install(struct boel *b)
+{
+	char *tor, *found;
+	struct bt_info info;
+	char err[512];
+	int ret;
+
+	report_status(b, STATUS_STARTING, 0);
+	if (prepare(b) < 0)
+		return -1;
+	if (!b->s.imagename) {
+		char *img = override_image_for_host(b->cluster_txt,
+						    b->s.hostname);
+		if (!img)
+			return error("IMAGENAME is not set and cluster.txt "
+				     "names no image for '%s'", b->s.hostname);
+		config_set(&b->cfg, "IMAGENAME", img, "cluster.txt");
+		free(img);
+		b->s.imagename = config_get(&b->cfg, "IMAGENAME");
+	}
+	tor = find_torrent(b, "image", b->s.imagename);
+	if (!tor) {
+		found = images_offered(b);
+		error("no image '%s' on '%s' (no image-%s.tar.gz.torrent, "
+		      ".tar.zst, .tar.xz or .tar); the server has: %s",
+		      b->s.imagename, b->s.imageserver, b->s.imagename, found);
+		free(found);
+		return -1;
+	}
+	if (bt_torrent_file_info(tor, &info, err, sizeof(err)) < 0) {
+		free(tor);
+		return error("%s", err);
+	}
+	memcpy(b->info_hash, info.info_hash, sizeof(b->info_hash));
+	ret = install_torrent(b, tor, "image");
+	free(tor);
+	if (ret < 0)
+		return -1;
+	report_status(b, STATUS_IMAGED, 0);
+	if (apply_overrides(b) < 0)
+		return -1;
+	report_status(b, STATUS_FINALIZING, 0);
+	linger(b);
+	if (interrupted)
+		return error("interrupted by signal %d", (int)interrupted);
+	return 0;
+}
+
+/* --- options and main ------------------------------------------------ */
+
+enum {
+	OPT_SERVER = 1, OPT_IMAGE, OPT_OVERRIDES, OPT_STAGING, OPT_HOST,
+	OPT_GROUP, OPT_MONITOR, OPT_SEED_WAIT, OPT_UPLOAD_MIN, OPT_POLLING,
+	OPT_SET,
+};
+
+static const char *opt_keys[] = {
+	[OPT_SERVER] = "IMAGESERVER", [OPT_IMAGE] = "IMAGENAME",
+	[OPT_OVERRIDES] = "OVERRIDES", [OPT_STAGING] = "BITTORRENT_STAGING",
+	[OPT_HOST] = "HOSTNAME", [OPT_GROUP] = "GROUPNAME",
+	[OPT_MONITOR] = "MONITOR_SERVER", [OPT_SEED_WAIT] = "BITTORRENT_SEED_WAIT",
+	[OPT_UPLOAD_MIN] = "BITTORRENT_UPLOAD_MIN",
+	[OPT_POLLING] = "BITTORRENT_POLLING_TIME",
+};
+
+static int handle_opt(int val, const char *arg, void *data)
+{
+	struct boel *b = data;
+	const char *eq;
+
+	if (val == OPT_SET) {
+		eq = arg ? strchr(arg, '=') : NULL;
+		if (!eq || eq == arg)
+			return error("--set expects KEY=VALUE, not '%s'",
+				     arg ? arg : "");
+		char *key = strndup(arg, eq - arg);
+		config_set(&b->cfg, key, eq + 1, "option");
+		free(key);
+		return 0;
+	}
+	if (val <= 0 || val >= (int)ARRAY_SIZE(opt_keys) || !opt_keys[val])
+		return -1;
+	config_set(&b->cfg, opt_keys[val], arg, "option");
+	return 0;
+}
+
+static void parse_options(struct boel *b, int argc, const char **argv)
+{
+	int no_overlap = 0, overlap = 0, no_seed_wait = 0;
+	struct poptOption table[] = {
+		{ "target", 't', POPT_ARG_STRING, &b->target, 0,
+		  "install into DIR (SystemImager uses /a)", "DIR" },
+		{ "imageserver", 's', POPT_ARG_STRING, NULL, OPT_SERVER,
+		  "the image server (IMAGESERVER)", "HOST[:PORT]" },
+		{ "image", 'i', POPT_ARG_STRING, NULL, OPT_IMAGE,
+		  "the image to install (IMAGENAME)", "NAME" },
+		{ "overrides", 'o', POPT_ARG_STRING, NULL, OPT_OVERRIDES,
+		  "extra overrides, applied last (OVERRIDES)", "A,B" },
+		{ "staging", '\0', POPT_ARG_STRING, NULL, OPT_STAGING,
+		  "stage tarballs in DIR (BITTORRENT_STAGING)", "DIR" },
+		{ "hostname", '\0', POPT_ARG_STRING, NULL, OPT_HOST,
+		  "this node's name (HOSTNAME)", "NAME" },
+		{ "groupname", '\0', POPT_ARG_STRING, NULL, OPT_GROUP,
+		  "this node's groups (GROUPNAME)", "A,B" },
+		{ "monitor-server", '\0', POPT_ARG_STRING, NULL, OPT_MONITOR,
+		  "where to report progress (MONITOR_SERVER)", "HOST[:PORT]" },
+		{ "seed-wait", '\0', POPT_ARG_STRING, NULL, OPT_SEED_WAIT,
+		  "linger as a seed after installing (BITTORRENT_SEED_WAIT)", "y|n" },
+		{ "no-seed-wait", '\0', POPT_ARG_NONE, &no_seed_wait, 0,
+		  "leave the swarm at once", NULL },
+		{ "upload-min", '\0', POPT_ARG_STRING, NULL, OPT_UPLOAD_MIN,
+		  "leave when upload stays below this (BITTORRENT_UPLOAD_MIN)", "KB/s" },
+		{ "polling-time", '\0', POPT_ARG_STRING, NULL, OPT_POLLING,
+		  "seconds between progress lines (BITTORRENT_POLLING_TIME)", "S" },
+		{ "set", '\0', POPT_ARG_STRING, NULL, OPT_SET,
+		  "set any setting", "KEY=VALUE" },
+		{ "config", 'c', POPT_ARG_STRING, &b->config_file, 0,
+		  "read settings from a local.cfg", "FILE" },
+		{ "cmdline", '\0', POPT_ARG_STRING, &b->cmdline_file, 0,
+		  "read KEY=value words from FILE (default /proc/cmdline)", "FILE" },
+		{ "no-overlap", '\0', POPT_ARG_NONE, &no_overlap, 0,
+		  "download completely, then extract", NULL },
+		{ "overlap", '\0', POPT_ARG_NONE, &overlap, 0,
+		  "extract while downloading (the default)", NULL },
+		{ "linger-max", '\0', POPT_ARG_DOUBLE, &b->linger_max, 0,
+		  "seed at most this long after installing (300)", "S" },
+		{ "linger-samples", '\0', POPT_ARG_INT, &b->linger_samples, 0,
+		  "samples (1 s) a leaving condition must hold (3)", "N" },
+		{ "retries", '\0', POPT_ARG_INT, &b->retries, 0,
+		  "rsync attempts (5)", "N" },
+		{ "retry-delay", '\0', POPT_ARG_DOUBLE, &b->retry_delay, 0,
+		  "seconds before the first retry, doubling (1)", "S" },
+		{ "stall-timeout", '\0', POPT_ARG_DOUBLE, &b->stall_timeout, 0,
+		  "fail a download without new data for this long (300)", "S" },
+		{ "listen", '\0', POPT_ARG_STRING, &b->listen, 0,
+		  "BitTorrent listen address (0.0.0.0:0)", "IP:PORT" },
+		{ "upload-limit", '\0', POPT_ARG_LONG, &b->upload_limit, 0,
+		  "cap this node's upload (bytes/s; tests)", "BYTES" },
+		{ "staging-free-override", '\0', POPT_ARG_LONGLONG,
+		  &b->staging_free, 0,
+		  "pretend every staging place has this much room (tests)", "BYTES" },
+		OPTS_COMMON,
+		POPT_TABLEEND
+	};
+	poptContext con = opts_parse(argc, argv, table,
+				     "--target DIR [OPTION...]", 0,
+				     handle_opt, b);
+
+	if (!b->target)
+		opts_usage_error(con, "--target DIR is required");
+	if (overlap && no_overlap)
+		opts_usage_error(con, "--overlap and --no-overlap conflict");
+	if (overlap || no_overlap)
+		config_set(&b->cfg, "BITTORRENT_OVERLAP", overlap ? "y" : "n",
+			   "option");
+	if (no_seed_wait)
+		config_set(&b->cfg, "BITTORRENT_SEED_WAIT", "n", "option");
+	if (b->retries < 1 || b->retries > 100 || b->retry_delay < 0 ||
+	    b->linger_max < 0 || b->linger_samples < 1 ||
+	    b->stall_timeout <= 0 || b->upload_limit < 0)
+		opts_usage_error(con, "--retries, --retry-delay, --linger-*, "
+				 "--stall-timeout or --upload-limit out of range");
+	poptFreeContext(con);
+}
+
+static int load_settings(struct boel *b)
+{
+	char host[256];
+
+	if (b->config_file && config_load_file(&b->cfg, b->config_file, 1, 0) < 0)
+		return -1;
+	if (config_load_cmdline(&b->cfg, b->cmdline_file ? b->cmdline_file
+				: "/proc/cmdline", 0) < 0)
+		return -1;
+	if (!config_get(&b->cfg, "HOSTNAME") &&
+	    gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0';
+		config_set(&b->cfg, "HOSTNAME", host, "gethostname");
+	}
+	return check_settings(b);
+}
+
+static void boel_init(struct boel *b)
+{
+	memset(b, 0, sizeof(*b));
+	config_init(&b->cfg);
+	b->linger_max = 300;
+	b->linger_samples = 3;
+	b->retries = 5;
+	b->retry_delay = 1;
+	b->stall_timeout = 300;
+	b->staging_free = -1;
+}
+
+static void summary(struct boel *b, int ok)
+{
+	char h[32], u[32];
+	int64_t down = 0, up = 0;
+
+	if (b->sw) {
+		struct swarm_totals t;
+
+		swarm_totals(b->sw, &t);
+		down = t.down;
+		up = t.up;
+	}
+	if (ok)
+		printf("si_boel: installed image %s into %s in %.1f s "
+		       "(down %s, up %s, overrides: %s)\n", b->s.imagename,
+		       b->root, now_monotonic() - b->started,
+		       human_bytes(h, sizeof(h), (double)down),
+		       human_bytes(u, sizeof(u), (double)up),
+		       b->applied ? b->applied : "none");
+	else
+		printf("si_boel: install of image %s into %s FAILED after "
+		       "%.1f s; no completion record written\n",
+		       b->s.imagename ? b->s.imagename : "?",
+		       b->root ? b->root : b->target,
+		       now_monotonic() - b->started);
+}
+
+int main(int argc, const char **argv)
+{
+	struct boel b;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int ok;
+
+	log_init(argv[0]);
+	boel_init(&b);
+	parse_options(&b, argc, argv);
+	if (load_settings(&b) < 0)
+		exit(2);
+	b.retry.tries = b.retries;
+	b.retry.delay = b.retry_delay;
+	b.retry.max_delay = b.retry_delay * 8;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	b.started = now_monotonic();
+	ok = install(&b) == 0;
+	if (ok)
+		ok = write_record(&b) == 0;
+	if (!ok)
+		report_status(&b, STATUS_FAILED, 0);
+	summary(&b, ok);
+	cleanup(&b);
+	if (log_flush_stdout() < 0)
+		ok = 0;
+	return ok ? 0 : 1;
+}

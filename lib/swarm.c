@@ -1,0 +1,364 @@
+/* swarm.c - see swarm.h */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "swarm.h"
+#include "util.h"
+
+#define READ_CHUNK (1 << 20)
+
+struct swarm_dl {
+	struct swarm *sw;
+	struct swarm_dl *next;
+	struct bt_torrent *t;
+	struct bt_info info;
+	char *file;
+	int fd;
+	int64_t offset;		/* bytes handed to the reader */
+	char *buf;
+	int64_t last_done;	/* verified bytes at the last change */
+	double last_change;
+	int hash_failed;
+	int finished;
+	char *failed;		/* a message once the download failed */
+	int tracker_warned;
+};
+
+struct swarm {
+	struct swarm_config c;
+	struct bt_session *ses;
+	struct swarm_dl *dls;
+	double next_reconnect, next_progress;
+};
+
+struct swarm *swarm_new(const struct swarm_config *c)
+{
+	struct bt_session_config bc;
+	struct swarm *sw = xcalloc(1, sizeof(*sw));
+	char err[256];
+
+	sw->c = *c;
+	bt_session_config_init(&bc);
+	bc.listen = c->listen ? c->listen : "0.0.0.0:0";
+	bc.profile = BT_PROFILE_NODE;
+	bc.peer_exchange = 1;
+	if (c->upload_rate_limit > 0) {
+		bc.upload_rate_limit = c->upload_rate_limit;
+		bc.all_peers_global = 1;
+	}
+	sw->ses = bt_session_new(&bc, err, sizeof(err));
+	if (!sw->ses) {
+		error("%s", err);
+		free(sw);
+		return NULL;
+	}
+	sw->next_progress = now_monotonic() + c->progress_interval;
+	return sw;
+}
+
+static void dl_free(struct swarm_dl *d)
+{
+	if (d->t)
+		bt_torrent_remove(d->t);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->file);
+	free(d->buf);
+	free(d->failed);
+	free(d);
+}
+
+void swarm_free(struct swarm *sw)
+{
+	if (!sw)
+		return;
+	while (sw->dls) {
+		struct swarm_dl *d = sw->dls;
+
+		sw->dls = d->next;
+		dl_free(d);
+	}
+	bt_session_free(sw->ses);
+	free(sw);
+}
+
+static void connect_seeder(struct swarm_dl *d)
+{
+	char err[256];
+
+	if (!d->sw->c.seeder_ip || d->sw->c.seeder_port <= 0 || !d->t)
+		return;
+	if (bt_torrent_connect(d->t, d->sw->c.seeder_ip, d->sw->c.seeder_port,
+			       err, sizeof(err)) < 0)
+		debug("%s", err);
+}
+
+struct swarm_dl *swarm_add(struct swarm *sw, const char *torrent_path,
+			   const char *stage_dir, int sequential)
+{
+	struct swarm_dl *d = xcalloc(1, sizeof(*d));
+	char err[512];
+
+	d->sw = sw;
+	d->fd = -1;
+	d->t = bt_torrent_add(sw->ses, torrent_path, stage_dir,
+			      sequential ? BT_ADD_SEQUENTIAL : 0,
+			      err, sizeof(err));
+	if (!d->t) {
+		error("%s", err);
+		free(d);
+		return NULL;
+	}
+	bt_torrent_set_user(d->t, d);
+	bt_torrent_info(d->t, &d->info);
+	d->file = path_join(stage_dir, d->info.name);
+	d->last_change = now_monotonic();
+	d->next = sw->dls;
+	sw->dls = d;
+	connect_seeder(d);
+	sw->next_reconnect = now_monotonic() + sw->c.reconnect_interval;
+	return d;
+}
+
+const struct bt_info *swarm_dl_info(const struct swarm_dl *d)
+{
+	return &d->info;
+}
+
+const char *swarm_dl_file(const struct swarm_dl *d)
+{
+	return d->file;
+}
+
+int swarm_dl_finished(const struct swarm_dl *d)
+{
+	return d->finished;
+}
+
+const char *swarm_dl_failed(const struct swarm_dl *d)
+{
+	return d->failed;
+}
+
+void swarm_remove(struct swarm_dl *d)
+{
+	struct swarm_dl **p;
+
+	if (!d)
+		return;
+	for (p = &d->sw->dls; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	dl_free(d);
+}
+
+static void fail(struct swarm_dl *d, const char *msg)
+{
+	if (!d->failed)
+		d->failed = xasprintf("download of '%s' failed: %s",
+				      d->info.name, msg);
+}
+
+static void handle_event(struct swarm *sw, const struct bt_event *e)
+{
+	struct swarm_dl *d = e->torrent ? bt_torrent_user(e->torrent) : NULL;
+
+	switch (e->type) {
+	case BT_EV_FINISHED:
+		if (d)
+			d->finished = 1;
+		break;
+	case BT_EV_HASH_FAILED:
+		if (d && d->hash_failed++ == 0)
+			warning("%s: piece %d failed its hash check (bad data "
+				"from a peer)", d->info.name, e->piece);
+		break;
+	case BT_EV_TORRENT_ERROR:
+	case BT_EV_FILE_ERROR:
+		if (d)
+			fail(d, e->msg);
+		break;
+	case BT_EV_TRACKER_ERROR:
+		if (d && !d->tracker_warned++)
+			warning("%s: tracker: %s (going on with the seeder and "
+				"peers)", d->info.name, e->msg);
+		else
+			debug("tracker: %s", e->msg);
+		break;
+	case BT_EV_TRACKER_REPLY:
+		if (d)
+			d->tracker_warned = 0;
+		debug("tracker %s gave %d peers", e->msg, e->piece);
+		break;
+	case BT_EV_LISTEN_FAILED:
+		warning("BitTorrent: %s", e->msg);
+		break;
+	case BT_EV_PEER_CONNECT:
+	case BT_EV_PEER_DISCONNECT:
+		debug("%s %s", bt_event_name(e->type), e->msg);
+		break;
+	default:
+		break;
+	}
+	(void)sw;
+}
+
+static void progress_line(struct swarm *sw, struct swarm_dl *d)
+{
+	struct bt_stats st;
+	char a[32], b[32], c[32];
+	double pct;
+
+	if (bt_torrent_stats(d->t, &st, 0) < 0)
+		return;
+	pct = d->info.total_size ? 100.0 * st.total_done / d->info.total_size : 100;
+	notice("%s: %5.1f%% of %s, down %s/s, up %s/s, %d peers (%d seeds), "
+	       "extracted %.1f%%", d->info.name, pct,
+	       human_bytes(a, sizeof(a), (double)d->info.total_size),
+	       human_bytes(b, sizeof(b), st.download_rate),
+	       human_bytes(c, sizeof(c), st.upload_rate), st.num_peers,
+	       st.num_seeds,
+	       d->info.total_size ? 100.0 * d->offset / d->info.total_size : 0);
+	if (sw->c.progress)
+		sw->c.progress(sw->c.progress_ctx, d->info.name, pct,
+			       st.download_rate, st.upload_rate);
+}
+
+/* Per-download housekeeping: stall detection and completion. */
+static void check_dl(struct swarm_dl *d, double now)
+{
+	struct bt_stats st;
+
+	if (d->failed)
+		return;
+	if (bt_torrent_stats(d->t, &st, 0) < 0) {
+		fail(d, "the torrent disappeared");
+		return;
+	}
+	if (st.state == BT_STATE_ERROR) {
+		fail(d, st.error);
+		return;
+	}
+	if (st.total_done == d->info.total_size)
+		d->finished = 1;
+	if (st.total_done != d->last_done) {
+		d->last_done = st.total_done;
+		d->last_change = now;
+	} else if (!d->finished && now - d->last_change > d->sw->c.stall_timeout) {
+		char *msg = xasprintf("no new data for %.0f s (%d peers, %d "
+				      "hash failures)", now - d->last_change,
+				      st.num_peers, d->hash_failed);
+		fail(d, msg);
+		free(msg);
+	}
+}
+
+int swarm_pump(struct swarm *sw, int ms)
+{
+	struct bt_event ev[128];
+	double now, end = now_monotonic() + ms / 1000.0;
+	int n, ret = 0;
+
+	do {
+		int left = (int)((end - now_monotonic()) * 1000);
+
+		n = bt_session_poll(sw->ses, left > 0 ? left : 0, ev,
+				    ARRAY_SIZE(ev));
+		for (int i = 0; i < n; i++)
+			handle_event(sw, &ev[i]);
+	} while (n > 0 && now_monotonic() < end);
+	now = now_monotonic();
+	for (struct swarm_dl *d = sw->dls; d; d = d->next) {
+		check_dl(d, now);
+		if (d->failed)
+			ret = -1;
+	}
+	if (now >= sw->next_reconnect) {
+		for (struct swarm_dl *d = sw->dls; d; d = d->next)
+			if (!d->finished)
+				connect_seeder(d);
+		sw->next_reconnect = now + sw->c.reconnect_interval;
+	}
+	if (now >= sw->next_progress) {
+		for (struct swarm_dl *d = sw->dls; d; d = d->next)
+			if (!d->finished || d->offset < d->info.total_size)
+				progress_line(sw, d);
+		sw->next_progress = now + sw->c.progress_interval;
+	}
+	return ret;
+}
+
+int swarm_wait_complete(struct swarm_dl *d)
+{
+	while (!d->finished) {
+		swarm_pump(d->sw, 200);
+		if (d->failed)
+			return error("%s", d->failed);
+	}
+	return 0;
+}
+
+ssize_t swarm_read(void *ctx, const void **buf)
+{
+	struct swarm_dl *d = ctx;
+	struct bt_stats st;
+	ssize_t n;
+	int64_t avail;
+
+	if (d->offset >= d->info.total_size)
+		return 0;
+	for (;;) {
+		if (bt_torrent_stats(d->t, &st, 0) < 0)
+			return error("%s: the torrent disappeared", d->info.name);
+		avail = st.verified_prefix - d->offset;
+		if (avail > 0)
+			break;
+		swarm_pump(d->sw, 100);
+		if (d->failed)
+			return error("%s", d->failed);
+	}
+	if (d->fd < 0) {
+		d->fd = open(d->file, O_RDONLY | O_CLOEXEC);
+		if (d->fd < 0)
+			return error_errno("cannot open '%s'", d->file);
+		d->buf = xmalloc(READ_CHUNK);
+	}
+	if (avail > READ_CHUNK)
+		avail = READ_CHUNK;
+	do
+		n = pread(d->fd, d->buf, (size_t)avail, d->offset);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return error_errno("cannot read '%s'", d->file);
+	if (n == 0)
+		return error("cannot read '%s': unexpected end of file", d->file);
+	d->offset += n;
+	*buf = d->buf;
+	/* Keep events flowing while extraction runs. */
+	if (d->sw)
+		swarm_pump(d->sw, 0);
+	return n;
+}
+
+void swarm_totals(struct swarm *sw, struct swarm_totals *t)
+{
+	struct bt_stats st;
+
+	memset(t, 0, sizeof(*t));
+	for (struct swarm_dl *d = sw->dls; d; d = d->next) {
+		if (bt_torrent_stats(d->t, &st, 1) < 0)
+			continue;
+		t->down += st.payload_down;
+		t->up += st.payload_up;
+		t->up_rate += st.upload_rate;
+		t->interested += st.peers_interested;
+		t->peers += st.num_peers;
+	}
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+test_description='si_boel: one node installs an image over BitTorrent'
+. "$(dirname "$0")/test-lib.sh" && . "$TEST_DIR/lib-server.sh"
+require_root
+require_cmd rsync opentracker mktorrent aria2c python3
+
+test_expect_success 'server fixture' '
+	server_fixture_init &&
+	fixture_image_tree "$SRV/images/img" &&
+	fixture_pack image img &&
+	start_server_fixture
+'
+
+test_expect_success 'install into an empty target' '
+	boel t1 --image img --hostname n1 >out 2>err; rc=$?; cat out err;
+	test $rc -eq 0 &&
+	tree_diff "$SRV/images/img" t1 --exclude etc/swarmimager &&
+	grep "^IMAGENAME=img$" t1/etc/swarmimager/installed &&
+	grep "installed image img" out
+'
+test_expect_success 'settings: options > local.cfg > kernel command line' '
+	echo "BOOT_IMAGE=/vmlinuz console=ttyS0 IMAGESERVER=$IMAGESERVER IMAGENAME=bogus BITTORRENT_SEED_WAIT=y HOSTNAME=cmd" >cmdline &&
+	printf "%s\n" "# local.cfg" "IMAGENAME=img" "HOSTNAME=cfg" "BITTORRENT_POLLING_TIME=2" >local.cfg &&
+	mkdir -p t2 &&
+	si_boel --target t2 --cmdline cmdline --config local.cfg \
+		--listen 127.0.0.1:0 --seed-wait n -v >out2 2>err2; rc=$?; cat err2;
+	test $rc = 0 &&
+	grep "^IMAGENAME=img$" t2/etc/swarmimager/installed &&
+	grep "leaving the swarm: BITTORRENT_SEED_WAIT=n" err2 &&
+	grep "no override .cfg. on the server" err2 &&
+	tree_diff "$SRV/images/img" t2 --exclude etc/swarmimager
+'
+
+test_expect_success 'reinstall over an existing target; a failed one leaves no record' '
+	echo stale >t1/etc/issue && echo extra >t1/stray &&
+	boel t1 --image img --no-seed-wait >out3 2>err3 &&
+	test "$(cat t1/etc/issue)" = "image 1" && test -f t1/etc/swarmimager/installed &&
+	expect_exit 1 boel t1 --image nosuch --no-seed-wait >out4 2>err4 &&
+	! test -e t1/etc/swarmimager/installed &&
+	grep "no completion record" out4
+'
+
+test_expect_success 'download-then-extract (--no-overlap) gives the same tree' '
+	boel t5 --image img --no-overlap --no-seed-wait >out5 2>err5 &&
+	grep "extraction alone" err5 &&
+	tree_diff "$SRV/images/img" t5 --exclude etc/swarmimager
+'
+test_done
