@@ -142,7 +142,7 @@ static char *unescape(const char *s, int *bad)
 		}
 	}
 	*o = '\0';
-	if (*bad || !*out || memchr(out, '\0', o - out) != o) {
+	if (*bad || !*out || memchr(out, 0, o - out)) {
 		*bad = 1;
 		free(out);
 		return NULL;
