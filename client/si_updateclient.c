@@ -118,11 +118,12 @@ static int list_module(const struct uc_opts *o, const char *module,
 	free(url);
 	if (rc) {
 		free(out);
-		if (rc > 0)
+		if (rc == 5 || rc == 10 || rc == 35)
+			error("cannot reach the rsync server '%s' (rsync exit %d)",
+			      o->server, rc);
+		else if (rc > 0)
 			error("cannot list module '%s' of the rsync server '%s' "
-			      "(rsync exit %d: %s)", module, o->server, rc,
-			      rc == 5 || rc == 10 || rc == 35 ? "cannot connect" :
-			      "error");
+			      "(rsync exit %d)", module, o->server, rc);
 		return -1;
 	}
 	*names = out;
