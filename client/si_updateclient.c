@@ -384,7 +384,7 @@ static int apply_delta(struct uc_opts *o)
 	char *base = NULL, *have = recorded_version(o);
 	int ret;
 
-	if (delta_load(o->delta, &idx) < 0) {
+	if (delta_read_index(o->delta, &idx) < 0) {
 		free(have);
 		return -1;
 	}
@@ -517,14 +517,15 @@ static int run(struct uc_opts *o)
 	if (o->delta) {
 		struct delta_index idx;
 
-		if (!o->image && delta_load(o->delta, &idx) == 0) {
-			if (idx.image)
-				o->image = xstrdup(idx.image);
-			delta_index_release(&idx);
+		if (delta_read_index(o->delta, &idx) < 0)
+			return 1;
+		if (!o->image && idx.image)
+			o->image = xstrdup(idx.image);
+		delta_index_release(&idx);
+		if (!o->image) {
+			error("delta '%s' names no image: give --image", o->delta);
+			return 1;
 		}
-		if (!o->image)
-			return error("delta '%s' names no image: give --image",
-				     o->delta), 1;
 	}
 	if (confirm(o) < 0)
 		return isatty(STDIN_FILENO) || o->yes ? 1 : 2;

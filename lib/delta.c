@@ -515,6 +515,22 @@ fail:
 	return NULL;
 }
 
+int delta_read_index(const char *path, struct delta_index *idx)
+{
+	char *buf = NULL;
+	size_t len;
+	struct archive *a = delta_open_package(path, &buf, &len);
+	int ret;
+
+	memset(idx, 0, sizeof(*idx));
+	if (!a)
+		return -1;
+	ret = delta_index_parse(path, buf, len, idx);
+	free(buf);
+	archive_read_free(a);
+	return ret;
+}
+
 int delta_load(const char *path, struct delta_index *idx)
 {
 	struct archive_entry *e;

@@ -88,6 +88,10 @@ int delta_make(const struct delta_make_opts *o, struct delta_stats *st);
  * ("delta 'x' is corrupt: ...") and idx released. */
 int delta_load(const char *path, struct delta_index *idx);
 
+/* Reads and checks only the index (labels, operations), not the payloads:
+ * cheap, for deciding whether to apply.  Returns 0 or -1 with a message. */
+int delta_read_index(const char *path, struct delta_index *idx);
+
 /* Fetches the new version of path (relative) whole into the file dest
  * (which it creates or truncates).  Returns 0 or -1 with a message. */
 typedef int delta_fetch_fn(void *arg, const char *path, const char *dest);
