@@ -7,6 +7,7 @@
  * old or new, and a re-run skips what is already new.  Directories get
  * their metadata last, deepest first. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -440,17 +441,67 @@ static int do_meta(struct applier *ap, const struct delta_op *op,
 	return set_meta(full, op);
 }
 
-static int do_remove(struct applier *ap, const char *full)
+/* Removes the tree at full (rel below the root) except excluded entries,
+ * like rsync --delete: a directory holding one stays.  Returns 0, 1 when
+ * something was kept, -1 on error. */
+static int remove_except(struct applier *ap, const char *full, const char *rel)
 {
 	struct stat sb;
+	int kept = 0;
 
-	if (ap->o->no_delete)
-		return 0;
 	if (lstat(full, &sb) < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 :
 			error_errno("cannot stat '%s'", full);
-	if (S_ISDIR(sb.st_mode) ? remove_tree(full) < 0 : unlink(full) < 0)
+	if (S_ISDIR(sb.st_mode)) {
+		DIR *d = opendir(full);
+		struct dirent *de;
+
+		if (!d)
+			return error_errno("cannot open directory '%s'", full);
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			char *cf = path_join(full, de->d_name);
+			char *cr = path_join(rel, de->d_name);
+			int r;
+
+			if (ap->o->exclude &&
+			    ap->o->exclude(ap->o->exclude_arg, cr,
+					   de->d_type == DT_DIR)) {
+				verbose("excluded, kept: %s", cr);
+				r = 1;
+			} else
+				r = remove_except(ap, cf, cr);
+			free(cf);
+			free(cr);
+			if (r < 0) {
+				closedir(d);
+				return -1;
+			}
+			kept |= r;
+		}
+		closedir(d);
+		if (kept)
+			return 1;
+		if (rmdir(full) < 0)
+			return error_errno("cannot remove '%s'", full);
+		return 0;
+	}
+	if (unlink(full) < 0)
 		return error_errno("cannot remove '%s'", full);
+	return 0;
+}
+
+static int do_remove(struct applier *ap, const struct delta_op *op,
+		     const char *full)
+{
+	int r;
+
+	if (ap->o->no_delete)
+		return 0;
+	r = remove_except(ap, full, op->path);
+	if (r < 0)
+		return -1;
 	ap->st->removed++;
 	return 0;
 }
@@ -496,7 +547,7 @@ static int apply_op(struct applier *ap, const struct delta_op *op)
 	unlink(tmp);	/* left by an interrupted run */
 	verbose("%s %s", delta_kind_name(op->kind), op->path);
 	switch (op->kind) {
-	case DELTA_REMOVE: ret = do_remove(ap, full); break;
+	case DELTA_REMOVE: ret = do_remove(ap, op, full); break;
 	case DELTA_MKDIR: ret = do_mkdir(ap, op, full); break;
 	case DELTA_WHOLE:
 	case DELTA_PATCH: ret = do_content(ap, op, full, tmp); break;

@@ -119,6 +119,14 @@ test_expect_success 'excluded paths are left alone by a delta' '
 	cmp t4/etc/app.conf v1/etc/app.conf
 '
 
+test_expect_success 'a removed directory keeps its excluded contents' '
+	cp -a v1 t6 && echo "/var/old/sub/gone2.txt" >sub.exclude &&
+	si_updateclient --delta d.tar --directory t6 --exclude-file sub.exclude \
+		--no-bootloader --yes &&
+	test -f t6/var/old/sub/gone2.txt && ! test -e t6/var/old/gone.txt &&
+	tree_diff t6 v2 --exclude etc/swarmimager --exclude var/old
+'
+
 # flip_member TAR MEMBER: flips one byte in the middle of MEMBER'"'"'s data.
 flip_member() {
 	python3 - "$1" "$2" <<'PY'
