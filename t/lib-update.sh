@@ -69,6 +69,11 @@ os.remove(P("current")); os.symlink("usr/lib/big2.bin", P("current"))
 with open(P("etc/app.conf"), "ab") as f:
     f.write(b"setting=2\n")
 os.setxattr(P("usr/share/d14/f014.txt"), "user.si.test", b"value\x01")
+# A later, fixed mtime on every edited file: rsync's quick check (size and
+# mtime) must not depend on whether v1 and v2 were made in the same second.
+for p in ["usr/lib/big0.bin", "usr/lib/big1.bin", "usr/lib/big2.bin",
+          "etc/app.conf"] + ["usr/share/d%02d/f%03d.txt" % (i, i) for i in range(10) if i != 5]:
+    os.utime(P(p), (2000000000, 2000000000))
 # bytes written anew: edits, insertion, appends, new files, app.conf
 print(2000 + 500 + 1400 + 10 * 14 + 5 * 20000 + 10)
 PY
