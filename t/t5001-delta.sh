@@ -74,6 +74,14 @@ test_expect_success 'applying again changes nothing and succeeds' '
 	same_as_v2 t1
 '
 
+test_expect_success 'a node recorded at another version is refused' '
+	cp -a t1 t7 && sed -i "s/^VERSION=.*/VERSION=0/" t7/etc/swarmimager/updated &&
+	cp -a t7 t7.before &&
+	expect_exit 1 apply_to t7 2>ver.err && cat ver.err &&
+	grep -q "goes from version .1. but .*t7. is at .0." ver.err &&
+	tree_diff t7 t7.before
+'
+
 test_expect_success 'dry run lists the operations and changes nothing' '
 	cp -a v1 tdry && apply_to tdry --dry-run >dry.out &&
 	grep -qx "patch usr/lib/big0.bin" dry.out &&
