@@ -6,6 +6,7 @@
 // download while later pieces still arrive.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,9 @@
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/error_code.hpp>
+#include <libtorrent/extensions.hpp>
+#include <libtorrent/peer_connection_handle.hpp>
+#include <libtorrent/peer_request.hpp>
 #include <libtorrent/ip_filter.hpp>
 #include <libtorrent/peer_info.hpp>
 #include <libtorrent/session.hpp>
@@ -36,6 +40,9 @@
 
 namespace lt = libtorrent;
 
+struct stripe_state;	// branch swarm: the striping seed (end of file)
+void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p);
+
 struct bt_torrent {
 	struct bt_session *ses;
 	lt::torrent_handle h;
@@ -44,6 +51,7 @@ struct bt_torrent {
 	int have_count = 0;
 	int prefix_pieces = 0;	// pieces 0..prefix_pieces-1 all verified
 	void *user = nullptr;
+	std::shared_ptr<stripe_state> stripe;	// BT_ADD_STRIPE_SEED only
 
 	void mark(int piece)
 	{
@@ -451,13 +459,16 @@ struct bt_torrent *bt_torrent_add(struct bt_session *s,
 			p.flags |= lt::torrent_flags::super_seeding;
 		if (flags & BT_ADD_UPLOAD_ONLY)
 			p.flags |= lt::torrent_flags::upload_mode;
+		auto t0 = std::make_unique<bt_torrent>();
+		if ((flags & BT_ADD_STRIPE_SEED) && (flags & BT_ADD_SEED))
+			stripe_attach(t0.get(), p);
 		lt::torrent_handle h = s->ses->add_torrent(std::move(p), ec);
 		if (ec) {
 			set_err(err, errlen, std::string("cannot add torrent '") +
 				torrent_path + "': " + ec.message());
 			return nullptr;
 		}
-		auto *t = new bt_torrent;
+		auto *t = t0.release();
 		t->ses = s;
 		t->h = h;
 		t->ti = ti;
@@ -658,3 +669,263 @@ const char *bt_event_name(enum bt_event_type type)
 }
 
 } // extern "C"
+
+// ---------------------------------------------------------------------
+// Branch swarm: the striping seed (BT_ADD_STRIPE_SEED).
+//
+// Makes the image server send every piece about once, at its full link
+// rate, so the nodes pass pieces on instead of the server sending copies:
+// - a piece belongs to the first peer that asks for it (or that we suggested
+//   it to).  Another peer asking for a piece that has an owner gets a BEP 6
+//   reject while some connected peer already has the piece or the owner is
+//   still within its grace time: it then fetches the piece from a node;
+// - each peer is kept STRIPE_DEPTH fresh pieces ahead with BEP 6 suggest
+//   messages, handed out in piece order from one cursor, so the server's
+//   link never idles and nodes do not collide on the same fresh pieces
+//   (the swarm as a whole also receives the image roughly in order);
+// - a piece whose owner left, or that nobody got within the grace time, is
+//   served again: slow or dead nodes and the endgame never stall the rest;
+// - peers without the fast extension (no reject message) are served as
+//   usual, so stock clients still finish.
+// libtorrent's public API cannot hide pieces from the seed's bitfield (a
+// seed always sends have_all) and super seeding rejects requests before any
+// plugin sees them; steering requests with reject and suggest is what the
+// peer_plugin hooks allow.  Everything runs on libtorrent's network thread;
+// only the counters are read from other threads.
+// ---------------------------------------------------------------------
+namespace {
+
+using sclock = std::chrono::steady_clock;
+constexpr int stripe_depth = 4;
+constexpr auto stripe_grace = std::chrono::seconds(3);
+
+struct stripe_peer;
+
+} // namespace
+
+struct stripe_state {
+	int num_pieces = 0;
+	std::vector<int> owner;			// peer id, or -1
+	std::vector<sclock::time_point> since;	// owner's last sign of life
+	std::vector<std::uint8_t> sent;		// times served (saturating)
+	int cursor = 0;
+	int next_id = 0;
+	std::vector<stripe_peer *> peers;
+	std::atomic<std::int64_t> fresh{0}, repeat{0}, rejects{0}, suggests{0};
+	std::atomic<int> unsent{0};
+
+	explicit stripe_state(int n)
+		: num_pieces(n), owner(n, -1), since(n), sent(n, 0), unsent(n) {}
+	bool someone_has(int piece, stripe_peer const *except) const;
+	int next_fresh();
+	void release(int id);
+};
+
+namespace {
+
+void put32(char *p, std::uint32_t v)
+{
+	p[0] = static_cast<char>(v >> 24);
+	p[1] = static_cast<char>(v >> 16);
+	p[2] = static_cast<char>(v >> 8);
+	p[3] = static_cast<char>(v);
+}
+
+struct stripe_peer final : lt::peer_plugin {
+	std::shared_ptr<stripe_state> st;
+	lt::peer_connection_handle pc;
+	int id;
+	bool fast = false;
+	bool gone = false;
+	std::vector<bool> served;
+	std::map<int, sclock::time_point> suggested;	// not yet requested
+
+	stripe_peer(std::shared_ptr<stripe_state> s,
+		    lt::peer_connection_handle const &h, int i)
+		: st(std::move(s)), pc(h), id(i), served(st->num_pieces, false)
+	{
+		st->peers.push_back(this);
+	}
+	~stripe_peer() override
+	{
+		auto &v = st->peers;
+		v.erase(std::remove(v.begin(), v.end(), this), v.end());
+		st->release(id);
+	}
+	lt::string_view type() const override { return "si_stripe"; }
+
+	bool alive() const
+	{
+		return !gone && pc.native_handle() && !pc.is_disconnecting();
+	}
+	bool on_handshake(lt::span<char const> reserved) override
+	{
+		// BEP 6: reserved byte 7, bit 0x04.
+		fast = reserved.size() >= 8 && (reserved[7] & 0x04);
+		return true;
+	}
+	void on_disconnect(lt::error_code const &) override
+	{
+		gone = true;
+		st->release(id);
+	}
+	bool on_interested() override
+	{
+		top_up(sclock::now());
+		return false;
+	}
+	void tick() override { top_up(sclock::now()); }
+	void sent_piece(lt::peer_request const &r) override
+	{
+		int i = static_cast<int>(r.piece);
+
+		if (i >= 0 && i < st->num_pieces && st->owner[i] == id)
+			st->since[i] = sclock::now();
+	}
+	bool on_request(lt::peer_request const &r) override;
+	void reject(lt::peer_request const &r)
+	{
+		char m[17];
+
+		put32(m, 13);
+		m[4] = 16;
+		put32(m + 5, static_cast<std::uint32_t>(static_cast<int>(r.piece)));
+		put32(m + 9, static_cast<std::uint32_t>(r.start));
+		put32(m + 13, static_cast<std::uint32_t>(r.length));
+		pc.send_buffer(m, sizeof(m));
+		st->rejects++;
+	}
+	void suggest(int piece)
+	{
+		char m[9];
+
+		put32(m, 5);
+		m[4] = 13;
+		put32(m + 5, static_cast<std::uint32_t>(piece));
+		pc.send_buffer(m, sizeof(m));
+		st->suggests++;
+	}
+	void top_up(sclock::time_point now);
+};
+
+bool stripe_peer::on_request(lt::peer_request const &r)
+{
+	int i = static_cast<int>(r.piece);
+	auto now = sclock::now();
+
+	if (i < 0 || i >= st->num_pieces)
+		return false;	// libtorrent rejects it
+	suggested.erase(i);
+	int o = st->owner[i];
+	// Fresh pieces go to whoever asks; a piece that went out already only
+	// when no other peer has it and its owner left or stalled.
+	bool serve = !fast || o == id || (o < 0 && st->sent[i] == 0) ||
+		     (!st->someone_has(i, this) &&
+		      (o < 0 || now - st->since[i] > stripe_grace));
+	if (!serve) {
+		reject(r);
+		return true;
+	}
+	st->owner[i] = id;
+	st->since[i] = now;
+	if (!served[i]) {
+		served[i] = true;
+		if (st->sent[i] == 0) {
+			st->fresh++;
+			st->unsent--;
+		} else {
+			st->repeat++;
+		}
+		if (st->sent[i] < 255)
+			st->sent[i]++;
+	}
+	top_up(now);
+	return false;
+}
+
+void stripe_peer::top_up(sclock::time_point now)
+{
+	if (!fast || !alive() || pc.is_seed() || pc.upload_only())
+		return;
+	for (auto it = suggested.begin(); it != suggested.end();)
+		it = now - it->second > stripe_grace ? suggested.erase(it) : ++it;
+	while ((int)suggested.size() < stripe_depth) {
+		int i = st->next_fresh();
+		if (i < 0)
+			break;
+		st->owner[i] = id;
+		st->since[i] = now;
+		suggested[i] = now;
+		suggest(i);
+	}
+}
+
+struct stripe_plugin final : lt::torrent_plugin {
+	std::shared_ptr<stripe_state> st;
+
+	explicit stripe_plugin(std::shared_ptr<stripe_state> s) : st(std::move(s)) {}
+	std::shared_ptr<lt::peer_plugin>
+	new_connection(lt::peer_connection_handle const &pc) override
+	{
+		if (pc.type() != lt::connection_type::bittorrent)
+			return {};
+		return std::make_shared<stripe_peer>(st, pc, st->next_id++);
+	}
+};
+
+} // namespace
+
+bool stripe_state::someone_has(int piece, stripe_peer const *except) const
+{
+	for (auto *p : peers)
+		if (p != except && p->alive() &&
+		    p->pc.has_piece(lt::piece_index_t{piece}))
+			return true;
+	return false;
+}
+
+int stripe_state::next_fresh()
+{
+	if (unsent <= 0)
+		return -1;
+	for (int k = 0; k < num_pieces; k++) {
+		int i = (cursor + k) % num_pieces;
+		if (owner[i] < 0 && sent[i] == 0) {
+			cursor = (i + 1) % num_pieces;
+			return i;
+		}
+	}
+	return -1;
+}
+
+// A peer left: its pieces are free for whoever asks next.
+void stripe_state::release(int id)
+{
+	for (int i = 0; i < num_pieces; i++)
+		if (owner[i] == id)
+			owner[i] = -1;
+}
+
+void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p)
+{
+	auto st = std::make_shared<stripe_state>(p.ti->num_pieces());
+
+	t->stripe = st;
+	p.extensions.push_back([st](lt::torrent_handle const &, lt::client_data_t) {
+		return std::make_shared<stripe_plugin>(st);
+	});
+}
+
+extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
+				       struct bt_stripe_stats *out)
+{
+	std::memset(out, 0, sizeof(*out));
+	if (!t || !t->stripe)
+		return -1;
+	out->fresh_pieces = t->stripe->fresh;
+	out->repeat_pieces = t->stripe->repeat;
+	out->rejects = t->stripe->rejects;
+	out->suggests = t->stripe->suggests;
+	out->unsent_pieces = t->stripe->unsent;
+	return 0;
+}

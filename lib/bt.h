@@ -89,6 +89,9 @@ enum bt_add_flags {
 	BT_ADD_SEQUENTIAL = 1 << 1,	/* fetch pieces roughly in order */
 	BT_ADD_SUPER_SEED = 1 << 2,
 	BT_ADD_UPLOAD_ONLY = 1 << 3,
+	/* With BT_ADD_SEED: the striping seed (branch swarm, see the end of
+	 * this file); ignored otherwise. */
+	BT_ADD_STRIPE_SEED = 1 << 4,
 };
 /* Adds a torrent whose data lives in save_path/NAME.  Returns the torrent
  * (owned by the session) or NULL with a message. */
@@ -174,6 +177,24 @@ int bt_session_poll(struct bt_session *s, int timeout_ms,
 
 /* Human-readable name of an event type. */
 const char *bt_event_name(enum bt_event_type type);
+
+/* ---- branch swarm: swarm scheduling ----
+ * BT_ADD_STRIPE_SEED makes a seed send each piece about once: every piece
+ * goes to one node first (suggested to it ahead of time, in piece order),
+ * other nodes asking the seed for it are refused (BEP 6 reject) and fetch
+ * it from the nodes; pieces of nodes that left or stall (3 s) are served
+ * again; peers without the fast extension are served as usual.
+ * docs/perf/swarm-scheduling.md has the measurements. */
+struct bt_stripe_stats {
+	int64_t fresh_pieces;	/* pieces sent for the first time */
+	int64_t repeat_pieces;	/* pieces sent again (to another peer) */
+	int64_t rejects;	/* requests refused (blocks) */
+	int64_t suggests;	/* suggest messages sent */
+	int unsent_pieces;	/* pieces never sent yet */
+};
+/* Fills st for a torrent added with BT_ADD_STRIPE_SEED.  Returns 0, or -1
+ * (st zeroed) for any other torrent. */
+int bt_torrent_stripe_stats(struct bt_torrent *t, struct bt_stripe_stats *st);
 
 #ifdef __cplusplus
 }
