@@ -42,6 +42,7 @@ namespace lt = libtorrent;
 
 struct stripe_state;	// branch swarm: the striping seed (end of file)
 void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p);
+void stripe_node_attach(lt::add_torrent_params &p);
 
 struct bt_torrent {
 	struct bt_session *ses;
@@ -69,6 +70,7 @@ struct bt_session {
 	std::map<lt::torrent_handle, bt_torrent *> torrents;
 	std::deque<bt_event> pending;
 	bool peer_exchange = true;
+	bool stripe_node = true;	// branch swarm
 };
 
 namespace {
@@ -170,7 +172,8 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 		  lt::alert_category::error | lt::alert_category::status |
 		  lt::alert_category::storage | lt::alert_category::tracker |
 		  lt::alert_category::connect | lt::alert_category::piece_progress |
-		  lt::alert_category::peer);
+		  lt::alert_category::peer |
+		  (getenv("SI_BT_PEERLOG") && *getenv("SI_BT_PEERLOG") ? lt::alert_category::peer_log : lt::alert_category_t{}));
 	return p;
 }
 
@@ -215,6 +218,8 @@ void translate(bt_session *s, lt::alert *a)
 		if (!t)
 			return;	// removed already, or not ours
 	}
+	if (getenv("SI_BT_PEERLOG") && *getenv("SI_BT_PEERLOG") && alert_cast<peer_log_alert>(a))
+		fprintf(stderr, "%s\n", a->message().c_str());
 	if (auto *p = alert_cast<piece_finished_alert>(a)) {
 		int piece = static_cast<int>(p->piece_index);
 		t->mark(piece);
@@ -273,6 +278,7 @@ void bt_session_config_init(struct bt_session_config *c)
 	c->listen = "0.0.0.0:0";
 	c->profile = BT_PROFILE_NODE;
 	c->peer_exchange = 1;
+	c->stripe_node = 1;
 }
 
 struct bt_session *bt_session_new(const struct bt_session_config *c,
@@ -283,6 +289,7 @@ struct bt_session *bt_session_new(const struct bt_session_config *c,
 
 		auto s = std::make_unique<bt_session>();
 		s->peer_exchange = c->peer_exchange;
+		s->stripe_node = c->stripe_node;
 		s->ses = std::make_unique<lt::session>(std::move(params));
 		if (c->all_peers_global) {
 			lt::ip_filter f;
@@ -462,6 +469,8 @@ struct bt_torrent *bt_torrent_add(struct bt_session *s,
 		auto t0 = std::make_unique<bt_torrent>();
 		if ((flags & BT_ADD_STRIPE_SEED) && (flags & BT_ADD_SEED))
 			stripe_attach(t0.get(), p);
+		else if (!(flags & BT_ADD_SEED) && s->stripe_node)
+			stripe_node_attach(p);
 		lt::torrent_handle h = s->ses->add_torrent(std::move(p), ec);
 		if (ec) {
 			set_err(err, errlen, std::string("cannot add torrent '") +
@@ -670,58 +679,44 @@ const char *bt_event_name(enum bt_event_type type)
 
 } // extern "C"
 
+
 // ---------------------------------------------------------------------
-// Branch swarm: the striping seed (BT_ADD_STRIPE_SEED).
+// Branch swarm: striped seeding (BT_ADD_STRIPE_SEED, stripe_node).
 //
-// Makes the image server send every piece about once, at its full link
-// rate, so the nodes pass pieces on instead of the server sending copies:
-// - a piece belongs to the first peer that asks for it (or that we suggested
-//   it to).  Another peer asking for a piece that has an owner gets a BEP 6
-//   reject while some connected peer already has the piece or the owner is
-//   still within its grace time: it then fetches the piece from a node;
-// - each peer is kept STRIPE_DEPTH fresh pieces ahead with BEP 6 suggest
-//   messages, handed out in piece order from one cursor, so the server's
-//   link never idles and nodes do not collide on the same fresh pieces
-//   (the swarm as a whole also receives the image roughly in order);
-// - a piece whose owner left, or that nobody got within the grace time, is
-//   served again: slow or dead nodes and the endgame never stall the rest;
-// - peers without the fast extension (no reject message) are served as
-//   usual, so stock clients still finish.
-// libtorrent's public API cannot hide pieces from the seed's bitfield (a
-// seed always sends have_all) and super seeding rejects requests before any
-// plugin sees them; steering requests with reject and suggest is what the
-// peer_plugin hooks allow.  Everything runs on libtorrent's network thread;
-// only the counters are read from other threads.
+// Goal: the image server sends every piece about once, at its full link
+// rate, and the nodes pass pieces on.  Two plugins cooperate:
+// - the seed's plugin (BT_ADD_STRIPE_SEED) says "si_stripe_seed" in its
+//   extension handshake.  To a node whose handshake says "si_stripe_node"
+//   it announces pieces one `have` message at a time: each node is kept
+//   stripe_depth fresh pieces (never sent to anyone) ahead, handed out in
+//   piece order from one cursor, so all pieces leaving the server differ,
+//   the server's link never idles, and the swarm as a whole receives the
+//   image roughly in order.  When no fresh piece is left it announces
+//   pieces nobody connected has whose owner left or stalled
+//   (stripe_grace): dead or slow nodes and the endgame never stall others.
+//   Peers without "si_stripe_node" (stock clients) see the seed's normal
+//   have_all and are served as usual.
+// - the node's plugin (stripe_node, on by default for downloads) ignores
+//   the have_all/bitfield of a peer that says "si_stripe_seed" (libtorrent
+//   sends the extension handshake before the bitfield), so libtorrent's
+//   picker only ever asks the seed for the pieces it announced and fetches
+//   everything else from the other nodes, rarest first.
+// Why not the seed alone: libtorrent always sends a seed's have_all (no
+// public hook suppresses it); super seeding hides it but rejects requests
+// for any piece but its own two per peer before plugins see them; and
+// refusing requests with BEP 6 reject makes libtorrent ask again at once
+// (measured: ~480k rejects for a 5 MB image, 3.1 image sizes on the wire).
+// Everything runs on libtorrent's network thread; the counters are atomic.
 // ---------------------------------------------------------------------
 namespace {
 
 using sclock = std::chrono::steady_clock;
-constexpr int stripe_depth = 4;
+constexpr int stripe_depth = 8;
 constexpr auto stripe_grace = std::chrono::seconds(3);
+const char stripe_seed_key[] = "si_stripe_seed";
+const char stripe_node_key[] = "si_stripe_node";
 
 struct stripe_peer;
-
-} // namespace
-
-struct stripe_state {
-	int num_pieces = 0;
-	std::vector<int> owner;			// peer id, or -1
-	std::vector<sclock::time_point> since;	// owner's last sign of life
-	std::vector<std::uint8_t> sent;		// times served (saturating)
-	int cursor = 0;
-	int next_id = 0;
-	std::vector<stripe_peer *> peers;
-	std::atomic<std::int64_t> fresh{0}, repeat{0}, rejects{0}, suggests{0};
-	std::atomic<int> unsent{0};
-
-	explicit stripe_state(int n)
-		: num_pieces(n), owner(n, -1), since(n), sent(n, 0), unsent(n) {}
-	bool someone_has(int piece, stripe_peer const *except) const;
-	int next_fresh();
-	void release(int id);
-};
-
-namespace {
 
 void put32(char *p, std::uint32_t v)
 {
@@ -731,18 +726,39 @@ void put32(char *p, std::uint32_t v)
 	p[3] = static_cast<char>(v);
 }
 
+} // namespace
+
+struct stripe_state {
+	int num_pieces = 0;
+	std::vector<int> owner;			// peer id, or -1
+	std::vector<sclock::time_point> since;	// owner's last sign of life
+	std::vector<std::uint8_t> sent;		// times announced (saturating)
+	int cursor = 0;
+	int next_id = 0;
+	std::vector<stripe_peer *> peers;
+	std::atomic<std::int64_t> fresh{0}, repeat{0}, haves{0}, stock{0};
+	std::atomic<int> unsent{0};
+
+	explicit stripe_state(int n)
+		: num_pieces(n), owner(n, -1), since(n), sent(n, 0), unsent(n) {}
+	bool someone_has(int piece) const;
+	int next_piece(stripe_peer const *p, sclock::time_point now);
+	void release(int id);
+};
+
+namespace {
+
 struct stripe_peer final : lt::peer_plugin {
 	std::shared_ptr<stripe_state> st;
 	lt::peer_connection_handle pc;
 	int id;
-	bool fast = false;
+	bool aware = false;	// runs the node plugin
 	bool gone = false;
-	std::vector<bool> served;
-	std::map<int, sclock::time_point> suggested;	// not yet requested
+	std::vector<bool> announced;
 
 	stripe_peer(std::shared_ptr<stripe_state> s,
 		    lt::peer_connection_handle const &h, int i)
-		: st(std::move(s)), pc(h), id(i), served(st->num_pieces, false)
+		: st(std::move(s)), pc(h), id(i), announced(st->num_pieces, false)
 	{
 		st->peers.push_back(this);
 	}
@@ -752,16 +768,25 @@ struct stripe_peer final : lt::peer_plugin {
 		v.erase(std::remove(v.begin(), v.end(), this), v.end());
 		st->release(id);
 	}
-	lt::string_view type() const override { return "si_stripe"; }
-
+	lt::string_view type() const override { return "si_stripe_seed"; }
 	bool alive() const
 	{
 		return !gone && pc.native_handle() && !pc.is_disconnecting();
 	}
-	bool on_handshake(lt::span<char const> reserved) override
+	void add_handshake(lt::entry &e) override
 	{
-		// BEP 6: reserved byte 7, bit 0x04.
-		fast = reserved.size() >= 8 && (reserved[7] & 0x04);
+		e[stripe_seed_key] = 1;
+		// A node that believes us upload-only drops the connection as
+		// soon as it sees no piece it wants (before our first have).
+		e.dict().erase("upload_only");
+	}
+	bool on_extension_handshake(lt::bdecode_node const &n) override
+	{
+		aware = n.dict_find_int_value(stripe_node_key, 0) == 1;
+		if (aware)
+			top_up(sclock::now());
+		else
+			st->stock++;
 		return true;
 	}
 	void on_disconnect(lt::error_code const &) override
@@ -769,67 +794,46 @@ struct stripe_peer final : lt::peer_plugin {
 		gone = true;
 		st->release(id);
 	}
-	bool on_interested() override
+	bool on_have(lt::piece_index_t) override
 	{
 		top_up(sclock::now());
 		return false;
 	}
 	void tick() override { top_up(sclock::now()); }
-	void sent_piece(lt::peer_request const &r) override
+	bool on_request(lt::peer_request const &r) override
 	{
 		int i = static_cast<int>(r.piece);
 
-		if (i >= 0 && i < st->num_pieces && st->owner[i] == id)
+		if (aware && i >= 0 && i < st->num_pieces && st->owner[i] == id)
 			st->since[i] = sclock::now();
+		return false;
 	}
-	bool on_request(lt::peer_request const &r) override;
-	void reject(lt::peer_request const &r)
-	{
-		char m[17];
-
-		put32(m, 13);
-		m[4] = 16;
-		put32(m + 5, static_cast<std::uint32_t>(static_cast<int>(r.piece)));
-		put32(m + 9, static_cast<std::uint32_t>(r.start));
-		put32(m + 13, static_cast<std::uint32_t>(r.length));
-		pc.send_buffer(m, sizeof(m));
-		st->rejects++;
-	}
-	void suggest(int piece)
+	void have(int piece)
 	{
 		char m[9];
 
 		put32(m, 5);
-		m[4] = 13;
+		m[4] = 4;
 		put32(m + 5, static_cast<std::uint32_t>(piece));
 		pc.send_buffer(m, sizeof(m));
-		st->suggests++;
+		st->haves++;
 	}
 	void top_up(sclock::time_point now);
 };
 
-bool stripe_peer::on_request(lt::peer_request const &r)
+// Keeps stripe_depth announced pieces on their way to this peer.
+void stripe_peer::top_up(sclock::time_point now)
 {
-	int i = static_cast<int>(r.piece);
-	auto now = sclock::now();
-
-	if (i < 0 || i >= st->num_pieces)
-		return false;	// libtorrent rejects it
-	suggested.erase(i);
-	int o = st->owner[i];
-	// Fresh pieces go to whoever asks; a piece that went out already only
-	// when no other peer has it and its owner left or stalled.
-	bool serve = !fast || o == id || (o < 0 && st->sent[i] == 0) ||
-		     (!st->someone_has(i, this) &&
-		      (o < 0 || now - st->since[i] > stripe_grace));
-	if (!serve) {
-		reject(r);
-		return true;
-	}
-	st->owner[i] = id;
-	st->since[i] = now;
-	if (!served[i]) {
-		served[i] = true;
+	if (!aware || !alive() || pc.is_seed() || pc.upload_only())
+		return;
+	int pending = 0;
+	for (int i = 0; i < st->num_pieces; i++)
+		if (announced[i] && !pc.has_piece(lt::piece_index_t{i}))
+			pending++;
+	while (pending < stripe_depth) {
+		int i = st->next_piece(this, now);
+		if (i < 0)
+			break;
 		if (st->sent[i] == 0) {
 			st->fresh++;
 			st->unsent--;
@@ -838,25 +842,11 @@ bool stripe_peer::on_request(lt::peer_request const &r)
 		}
 		if (st->sent[i] < 255)
 			st->sent[i]++;
-	}
-	top_up(now);
-	return false;
-}
-
-void stripe_peer::top_up(sclock::time_point now)
-{
-	if (!fast || !alive() || pc.is_seed() || pc.upload_only())
-		return;
-	for (auto it = suggested.begin(); it != suggested.end();)
-		it = now - it->second > stripe_grace ? suggested.erase(it) : ++it;
-	while ((int)suggested.size() < stripe_depth) {
-		int i = st->next_fresh();
-		if (i < 0)
-			break;
 		st->owner[i] = id;
 		st->since[i] = now;
-		suggested[i] = now;
-		suggest(i);
+		announced[i] = true;
+		have(i);
+		pending++;
 	}
 }
 
@@ -873,32 +863,65 @@ struct stripe_plugin final : lt::torrent_plugin {
 	}
 };
 
+// The node's side: hide a striping seed's have_all/bitfield from libtorrent.
+struct stripe_node_peer final : lt::peer_plugin {
+	bool from_seed = false;
+
+	lt::string_view type() const override { return "si_stripe_node"; }
+	void add_handshake(lt::entry &e) override { e[stripe_node_key] = 1; }
+	bool on_extension_handshake(lt::bdecode_node const &n) override
+	{
+		from_seed = n.dict_find_int_value(stripe_seed_key, 0) == 1;
+		return true;
+	}
+	bool on_have_all() override { return from_seed; }
+	bool on_bitfield(lt::bitfield const &) override { return from_seed; }
+};
+
+struct stripe_node_plugin final : lt::torrent_plugin {
+	std::shared_ptr<lt::peer_plugin>
+	new_connection(lt::peer_connection_handle const &pc) override
+	{
+		if (pc.type() != lt::connection_type::bittorrent)
+			return {};
+		return std::make_shared<stripe_node_peer>();
+	}
+};
+
 } // namespace
 
-bool stripe_state::someone_has(int piece, stripe_peer const *except) const
+bool stripe_state::someone_has(int piece) const
 {
 	for (auto *p : peers)
-		if (p != except && p->alive() &&
-		    p->pc.has_piece(lt::piece_index_t{piece}))
+		if (p->alive() && p->pc.has_piece(lt::piece_index_t{piece}))
 			return true;
 	return false;
 }
 
-int stripe_state::next_fresh()
+// The next piece to announce to p: a fresh one in cursor order, else one
+// nobody has whose owner left or stalled.  -1 if none.
+int stripe_state::next_piece(stripe_peer const *p, sclock::time_point now)
 {
-	if (unsent <= 0)
-		return -1;
-	for (int k = 0; k < num_pieces; k++) {
-		int i = (cursor + k) % num_pieces;
-		if (owner[i] < 0 && sent[i] == 0) {
-			cursor = (i + 1) % num_pieces;
-			return i;
+	if (unsent > 0)
+		for (int k = 0; k < num_pieces; k++) {
+			int i = (cursor + k) % num_pieces;
+			if (owner[i] < 0 && sent[i] == 0) {
+				cursor = (i + 1) % num_pieces;
+				return i;
+			}
 		}
+	for (int i = 0; i < num_pieces; i++) {
+		if (p->announced[i] || p->pc.has_piece(lt::piece_index_t{i}))
+			continue;
+		if (owner[i] >= 0 && now - since[i] <= stripe_grace)
+			continue;
+		if (!someone_has(i))
+			return i;
 	}
 	return -1;
 }
 
-// A peer left: its pieces are free for whoever asks next.
+// A peer left: its pieces are free for whoever needs them.
 void stripe_state::release(int id)
 {
 	for (int i = 0; i < num_pieces; i++)
@@ -916,6 +939,13 @@ void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p)
 	});
 }
 
+void stripe_node_attach(lt::add_torrent_params &p)
+{
+	p.extensions.push_back([](lt::torrent_handle const &, lt::client_data_t) {
+		return std::make_shared<stripe_node_plugin>();
+	});
+}
+
 extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 				       struct bt_stripe_stats *out)
 {
@@ -924,8 +954,8 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 		return -1;
 	out->fresh_pieces = t->stripe->fresh;
 	out->repeat_pieces = t->stripe->repeat;
-	out->rejects = t->stripe->rejects;
-	out->suggests = t->stripe->suggests;
+	out->haves = t->stripe->haves;
+	out->stock_peers = t->stripe->stock;
 	out->unsent_pieces = t->stripe->unsent;
 	return 0;
 }

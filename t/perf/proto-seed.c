@@ -82,10 +82,10 @@ static int seed(unsigned flags, const char *torrent, const char *dir,
 			break;
 	bt_torrent_stats(t, &st, 0);
 	bt_torrent_stripe_stats(t, &ss);
-	printf("seed: payload_up %lld fresh %lld repeat %lld rejects %lld "
-	       "suggests %lld unsent %d\n", (long long)st.payload_up,
+	printf("seed: payload_up %lld fresh %lld repeat %lld haves %lld "
+	       "stock %lld unsent %d\n", (long long)st.payload_up,
 	       (long long)ss.fresh_pieces, (long long)ss.repeat_pieces,
-	       (long long)ss.rejects, (long long)ss.suggests, ss.unsent_pieces);
+	       (long long)ss.haves, (long long)ss.stock_peers, ss.unsent_pieces);
 	fflush(stdout);
 	bt_session_free(s);
 	return 0;
