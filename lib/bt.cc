@@ -172,8 +172,7 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 		  lt::alert_category::error | lt::alert_category::status |
 		  lt::alert_category::storage | lt::alert_category::tracker |
 		  lt::alert_category::connect | lt::alert_category::piece_progress |
-		  lt::alert_category::peer |
-		  (getenv("SI_BT_PEERLOG") && *getenv("SI_BT_PEERLOG") ? lt::alert_category::peer_log : lt::alert_category_t{}));
+		  lt::alert_category::peer);
 	return p;
 }
 
@@ -218,8 +217,6 @@ void translate(bt_session *s, lt::alert *a)
 		if (!t)
 			return;	// removed already, or not ours
 	}
-	if (getenv("SI_BT_PEERLOG") && *getenv("SI_BT_PEERLOG") && alert_cast<peer_log_alert>(a))
-		fprintf(stderr, "%s\n", a->message().c_str());
 	if (auto *p = alert_cast<piece_finished_alert>(a)) {
 		int piece = static_cast<int>(p->piece_index);
 		t->mark(piece);
@@ -711,7 +708,7 @@ const char *bt_event_name(enum bt_event_type type)
 namespace {
 
 using sclock = std::chrono::steady_clock;
-constexpr int stripe_depth = 8;
+constexpr int stripe_depth = 3;
 constexpr auto stripe_grace = std::chrono::seconds(3);
 const char stripe_seed_key[] = "si_stripe_seed";
 const char stripe_node_key[] = "si_stripe_node";
@@ -800,13 +797,13 @@ struct stripe_peer final : lt::peer_plugin {
 		return false;
 	}
 	void tick() override { top_up(sclock::now()); }
-	bool on_request(lt::peer_request const &r) override
+	// Data flowing to the owner: the piece is not stalled.
+	void sent_piece(lt::peer_request const &r) override
 	{
 		int i = static_cast<int>(r.piece);
 
-		if (aware && i >= 0 && i < st->num_pieces && st->owner[i] == id)
+		if (i >= 0 && i < st->num_pieces && st->owner[i] == id)
 			st->since[i] = sclock::now();
-		return false;
 	}
 	void have(int piece)
 	{

@@ -1,8 +1,9 @@
 /* proto-node - one installing node of the swarm scheduling prototype.
  *
- *   proto-node [-s] TORRENT DIR LISTEN_IP:PORT PEER_IP:PORT...
+ *   proto-node [-s] [-S] TORRENT DIR LISTEN_IP:PORT PEER_IP:PORT...
  *
- * Downloads TORRENT into DIR (-s: sequential order), connecting to every
+ * Downloads TORRENT into DIR (-s: sequential order; -S: ignore a striping
+ * seed's schedule, like a stock client), connecting to every
  * PEER (the seed first), prints "done EPOCH_MS PREFIX_LAG" when complete,
  * keeps seeding until SIGTERM, then prints one "node: ..." line.
  * PREFIX_LAG is the mean time in ms between a piece's arrival and the
@@ -99,18 +100,23 @@ int main(int argc, char **argv)
 	struct bt_torrent *t;
 	char err[512];
 	unsigned flags = 0;
-	int a = 1, rc;
+	int a = 1, rc, stock = 0;
 
 	log_init(argv[0]);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	if (a < argc && !strcmp(argv[a], "-s")) {
-		flags |= BT_ADD_SEQUENTIAL;
-		a++;
+	for (; a < argc && argv[a][0] == '-'; a++) {
+		if (!strcmp(argv[a], "-s"))
+			flags |= BT_ADD_SEQUENTIAL;
+		else if (!strcmp(argv[a], "-S"))
+			stock = 1;	/* behave like a stock client */
+		else
+			die(2, "proto-node: unknown option '%s'", argv[a]);
 	}
 	if (argc - a < 4)
-		die(2, "usage: proto-node [-s] TORRENT DIR IP:PORT PEER...");
+		die(2, "usage: proto-node [-s] [-S] TORRENT DIR IP:PORT PEER...");
 	bt_session_config_init(&c);
+	c.stripe_node = !stock;
 	c.listen = argv[a + 2];
 	s = bt_session_new(&c, err, sizeof(err));
 	if (!s)

@@ -6,8 +6,10 @@
 #
 # One bridge namespace (the switch), one server namespace and NODES node
 # namespaces, each linked by a veth pair shaped with tbf at MBIT on both
-# ends.  For each VARIANT (plain, super, stripe; a "-seq" suffix makes the
-# nodes download sequentially, e.g. stripe-seq) it seeds a random MB-sized
+# ends.  For each VARIANT (plain, super, stripe; suffixes: "-seq" makes the
+# nodes download sequentially, "-stock" makes node 1 ignore the striping
+# schedule like a stock client, "-slow" puts node 1 on a link ten times
+# slower; e.g. stripe-seq, stripe-slow) it seeds a random MB-sized
 # file from the server with t/perf/proto-seed, starts every node's
 # t/perf/proto-node at once and prints one line: time until all nodes are
 # done, first/last node, the server's sent bytes (veth counters) in image
@@ -91,8 +93,14 @@ psi_some() { awk '/^some/ { sub("total=", "", $5); print $5 }' /proc/pressure/cp
 now_ms() { date +%s%3N; }
 
 run_variant() {
-	local v=$1 mode=${1%-seq} seq= i pid peers=() ready t0 t_end
-	[ "$v" != "$mode" ] && seq=-s
+	local v=$1 mode=${1%%-*} seq= stock= slow= i pid peers=() ready t0 t_end
+	case $v in *-seq*) seq=-s ;; esac
+	case $v in *-stock*) stock=-S ;; esac
+	case $v in *-slow*) slow=1 ;; esac
+	local r1=$RATE
+	[ -n "$slow" ] && r1=$(awk -v r="$RATE" 'BEGIN { print r / 10 }')
+	tc -n "$ID-n1" qdisc change dev eth0 root tbf rate "${r1}mbit" burst 128kb latency 50ms
+	tc -n "$BR" qdisc change dev v1 root tbf rate "${r1}mbit" burst 128kb latency 50ms
 	rm -rf "$W"/n* "$W"/*.out.*
 	nsx "$SRV" t/perf/proto-seed "$mode" "$W/image.torrent" "$W/img" 10.77.0.1:6881 \
 		> "$W/seed.out.$v" 2>&1 &
@@ -109,7 +117,7 @@ run_variant() {
 	t0=$(now_ms)
 	for i in $(seq 1 "$N"); do
 		mkdir -p "$W/n$i"
-		SI_BT_PEERLOG=${PEERLOG:-} nsx "$ID-n$i" t/perf/proto-node $seq "$W/image.torrent" "$W/n$i" \
+		nsx "$ID-n$i" t/perf/proto-node $seq $([ "$i" = 1 ] && echo $stock) "$W/image.torrent" "$W/n$i" \
 			"$(node_ip "$i"):6881" 10.77.0.1:6881 "${peers[@]}" \
 			> "$W/n$i.out.$v" 2>&1 &
 		npids+=($!)
@@ -135,11 +143,12 @@ run_variant() {
 	local times lags
 	times=$(cat "$W"/n*.out."$v" | awk -v t0="$t0" '/^done/ { print $2 - t0 }' | sort -n)
 	lags=$(cat "$W"/n*.out."$v" | awk '/^done/ { s += $3; n++ } END { if (n) printf "%d", s / n }')
-	local first last size_b
+	local first last size_b others
+	others=$(for i in $(seq 2 "$N"); do cat "$W/n$i.out.$v"; done | awk -v t0="$t0" '/^done/ { print $2 - t0 }' | sort -n | tail -1)
 	first=$(echo "$times" | head -1); last=$(echo "$times" | tail -1)
 	size_b=$(stat -c %s "$W/img/image.tar")
 	awk -v v="$v" -v n="$N" -v rate="$RATE" -v size="$size_b" \
-	    -v first="$first" -v last="$last" -v done_n="$done_n" -v bad="$bad" \
+	    -v first="$first" -v last="$last" -v others="$others" -v done_n="$done_n" -v bad="$bad" \
 	    -v p0="$p0" -v p1="$p1" -v t0="$t0" -v t1="$t_end" -v lag="$lags" \
 	    -v c0="${c0[*]}" -v c1="${c1[*]}" -v seedl="$(grep '^seed:' "$W/seed.out.$v")" '
 	BEGIN {
@@ -152,8 +161,8 @@ run_variant() {
 		util = up / n / (rate * 1e6 / 8 * all)
 		cpu = (p1 - p0) / ((t1 - t0) * 1000) * 100
 		split(seedl, s, " ")
-		printf "%-11s N=%-3d ideal %5.1fs all %6.2fs (%4.2fx) first %6.2fs spread %5.2fs server %4.2f sizes (payload %4.2f) node-up %3.0f%% cpu-some %3.0f%% prefix-lag %sms fresh %s repeat %s stock %s done %d/%d bad %d\n",
-			v, n, ideal, all, all / ideal, first / 1000, (last - first) / 1000,
+		printf "%-11s N=%-3d ideal %5.1fs all %6.2fs (%4.2fx) first %6.2fs spread %5.2fs n2..N %6.2fs server %4.2f sizes (payload %4.2f) node-up %3.0f%% cpu-some %3.0f%% prefix-lag %sms fresh %s repeat %s stock %s done %d/%d bad %d\n",
+			v, n, ideal, all, all / ideal, first / 1000, (last - first) / 1000, others / 1000,
 			srv, s[3] / size, util * 100, cpu, lag, s[5], s[7], s[11], done_n, n, bad
 	}'
 }
