@@ -38,6 +38,11 @@ struct bt_session_config {
 	int all_peers_global;
 	int connections_limit;		/* 0 = default */
 	int peer_exchange;		/* 1 = ut_pex on (default) */
+	/* branch swarm: 1 (default) = downloads follow a striping seed's
+	 * schedule (BT_ADD_STRIPE_SEED): fetch from it only the pieces it
+	 * announces, everything else from other nodes.  Inert with any other
+	 * seed. */
+	int stripe_node;
 };
 
 /* Fills c with the LAN defaults (uTP, DHT, LSD, UPnP, encryption off). */
@@ -89,6 +94,9 @@ enum bt_add_flags {
 	BT_ADD_SEQUENTIAL = 1 << 1,	/* fetch pieces roughly in order */
 	BT_ADD_SUPER_SEED = 1 << 2,
 	BT_ADD_UPLOAD_ONLY = 1 << 3,
+	/* With BT_ADD_SEED: striped seeding (branch swarm, see the end of
+	 * this file); ignored otherwise. */
+	BT_ADD_STRIPE_SEED = 1 << 4,
 };
 /* Adds a torrent whose data lives in save_path/NAME.  Returns the torrent
  * (owned by the session) or NULL with a message. */
@@ -174,6 +182,24 @@ int bt_session_poll(struct bt_session *s, int timeout_ms,
 
 /* Human-readable name of an event type. */
 const char *bt_event_name(enum bt_event_type type);
+
+/* ---- branch swarm: swarm scheduling ----
+ * BT_ADD_STRIPE_SEED makes a seed send each piece about once: to nodes
+ * whose session has stripe_node on it announces fresh pieces a few at a
+ * time (one stripe per node, in piece order) instead of its full bitfield,
+ * so nodes fetch everything else from each other; pieces of nodes that
+ * left or stalled (3 s) are announced again; stock clients see a normal
+ * seed.  docs/perf/swarm-scheduling.md has the measurements. */
+struct bt_stripe_stats {
+	int64_t fresh_pieces;	/* pieces announced for the first time */
+	int64_t repeat_pieces;	/* pieces announced again (rescues) */
+	int64_t haves;		/* have messages sent */
+	int64_t stock_peers;	/* peers served as a plain seed */
+	int unsent_pieces;	/* pieces never announced yet */
+};
+/* Fills st for a torrent added with BT_ADD_STRIPE_SEED.  Returns 0, or -1
+ * (st zeroed) for any other torrent. */
+int bt_torrent_stripe_stats(struct bt_torrent *t, struct bt_stripe_stats *st);
 
 #ifdef __cplusplus
 }
