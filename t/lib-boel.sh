@@ -103,23 +103,39 @@ boel_vm_start() {
 		-append "console=ttyS0 quiet panic=-1 $*" \
 		-drive "file=$disk,if=virtio,format=raw" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
-		-device "virtio-net-pci,netdev=n0,mac=$mac"
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile="
 }
 
-# boel_vm_wait NAME: waits for VM NAME to end by itself (bounded by its
-# timeout); fails unless qemu exited 0.  Prints the seconds it ran to
-# NAME.secs.
+# boel_vm_wait NAME...: waits for the VMs to end by themselves (bounded by
+# their timeout); fails unless each qemu exited 0.  Writes the seconds each
+# ran, from start to its exit, to NAME.secs.
 boel_vm_wait() {
-	local name=$1 pid rc
-	pid=$(cat "$TRASH/$name.pid")
-	wait "$pid"; rc=$?
-	echo "$(( ($(date +%s%N) - $(cat "$TRASH/$name.start")) / 1000000 ))" |
-		awk '{printf "%.1f\n", $1 / 1000}' >"$TRASH/$name.secs"
-	if [ "$rc" -ne 0 ]; then
-		echo "VM $name: exit $rc (124: timed out); console:" >&2
-		tail -n 40 "$TRASH/$name.log" >&2
-		return 1
-	fi
+	local name pid rc=0 left=("$@") now i
+	# Poll so each VM's end is timed when it happens, not when waited for.
+	for i in $(seq 1 1400); do
+		[ "${#left[@]}" -gt 0 ] || break
+		local still=()
+		now=$(date +%s%N)
+		for name in "${left[@]}"; do
+			if kill -0 "$(cat "$TRASH/$name.pid")" 2>/dev/null; then
+				still+=("$name")
+			else
+				echo "$now $(cat "$TRASH/$name.start")" |
+					awk '{printf "%.1f\n", ($1 - $2) / 1e9}' >"$TRASH/$name.secs"
+			fi
+		done
+		left=(${still[@]+"${still[@]}"})
+		[ "${#left[@]}" -eq 0 ] || sleep 0.1
+	done
+	for name in "$@"; do
+		pid=$(cat "$TRASH/$name.pid")
+		wait "$pid" || {
+			echo "VM $name: exit $? (124: timed out); console:" >&2
+			tail -n 40 "$TRASH/$name.log" >&2
+			rc=1
+		}
+	done
+	return $rc
 }
 
 # disk_attach IMAGE: attaches IMAGE to a loop device with its partitions,
