@@ -43,7 +43,7 @@ ns_listening() { in_ns ss -Hltn "sport = :$1" | grep -q .; }
 
 # boel_http DIR: serves DIR over HTTP at $BOEL_SERVER:8080.
 boel_http() {
-	start_bg http in_ns python3 -m http.server --bind "$BOEL_SERVER" \
+	start_bg http ip netns exec "$BOEL_NS" python3 -m http.server --bind "$BOEL_SERVER" \
 		--directory "$1" 8080 &&
 	wait_for 20 ns_listening 8080
 }
@@ -61,7 +61,7 @@ boel_rsyncd() {
 	uid = root
 	gid = root
 	EOF
-	start_bg rsyncd in_ns rsync --daemon --no-detach --config="$TRASH/rsyncd.conf" &&
+	start_bg rsyncd ip netns exec "$BOEL_NS" rsync --daemon --no-detach --config="$TRASH/rsyncd.conf" &&
 	wait_for 20 ns_listening 873
 }
 
@@ -81,7 +81,7 @@ boel_dhcpd() {
 	option lease 600
 	EOF
 	: >"$TRASH/udhcpd.leases"
-	start_bg udhcpd in_ns "$TRASH/bb/bin/busybox" udhcpd -f "$TRASH/udhcpd.conf" &&
+	start_bg udhcpd ip netns exec "$BOEL_NS" "$TRASH/bb/bin/busybox" udhcpd -f "$TRASH/udhcpd.conf" &&
 	wait_for 10 test -s "$TRASH/udhcpd.pid"
 }
 
