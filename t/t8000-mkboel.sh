@@ -49,6 +49,9 @@ test_expect_success 'every program runs inside the tree alone (frozen)' '
 	chroot root /usr/bin/rsync --version &&
 	chroot root /usr/bin/stat --version | grep -i coreutils &&
 	chroot root /usr/bin/busybox true &&
+	if [ -e root/usr/sbin/si_boel ]; then
+		chroot root /usr/sbin/si_boel --help >/dev/null
+	fi &&
 	find root -type f | while read -r f; do
 		readelf -d "$f" 2>/dev/null | sed -n "s/.*(NEEDED).*\[\(.*\)\]/\1/p" |
 		while read -r lib; do
@@ -72,13 +75,16 @@ test_expect_success 'kernel modules with their dependencies and modules.dep' '
 	grep -x ext4 root/etc/boel/modules && grep -x xfs root/etc/boel/modules
 '
 
-test_expect_success '--offline and xz: builds from the cache alone' '
-	boel_build xzout --offline --no-si-boel --compress xz:1 &&
+test_expect_success '--offline, xz, --include: builds from the cache alone' '
+	mkdir -p extra/etc/boel &&
+	echo "echo local" >extra/etc/boel/local.sh &&
+	boel_build xzout --offline --no-si-boel --compress xz:1 --include extra &&
 	grep "(xz;" xzout/mkboel.out &&
 	xz -t xzout/initrd.img &&
 	cmp out/vmlinuz xzout/vmlinuz &&
 	unpack_initrd xzout/initrd.img xzroot &&
-	test -x xzroot/init && ! test -e xzroot/usr/sbin/si_boel
+	test -x xzroot/init && ! test -e xzroot/usr/sbin/si_boel &&
+	test_cmp extra/etc/boel/local.sh xzroot/etc/boel/local.sh
 '
 
 test_expect_success 'usage errors exit 2 with one line and a hint' '
