@@ -169,7 +169,7 @@ _cluster_host_add() {	# HOST
 		_cluster_ns_add "$ns" &&
 		ip -n "$sw" link add "$port" type veth peer name eth0 netns "$ns" &&
 		ip -n "$sw" link set "$port" master br0 up &&
-		ip -n "$ns" addr add "$(cluster_ip "$host")/16" dev eth0 &&
+		ip -n "$ns" addr add "$(cluster_ip "$host")/16" brd + dev eth0 &&
 		ip -n "$ns" link set eth0 up &&
 		ip -n "$ns" route add 224.0.0.0/4 dev eth0 ||
 			{ _cluster_err "cannot create host '$host'"; return 1; }
