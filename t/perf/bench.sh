@@ -174,7 +174,7 @@ run_one() {
 		fi
 		printf '%s,%s,%s,%s,%s,%s,%s,%s\n' "$RUN_ID" "$m" "$scen" "$n" "$node" \
 			"$(sub "${startt[$node]:-}" "$t0")" "$(sub "${endt[$node]:-}" "$t0")" \
-			"$rc" >>"$NODES_CSV.tmp"
+			"$rc" >>"$WORK/nodes.csv"
 	done
 	cpu=$(echo "$c0 $c1" | awk '{ d = $3 - $1; printf "%.0f", (d > 0 ? 100 * (d - ($4 - $2)) / d : 0) }')
 	psi=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" 'BEGIN { w = (t1 - t0) * 1e6;
@@ -244,7 +244,7 @@ summarize() {
 				cnt ? sprintf("%.2f", sum / cnt) : "",
 				sp != "  " && cnt ? sprintf("%.2f", oth) : "",
 				hs ? sprintf("%.2f", spec) : "", ""
-		}' "$NODES_CSV.tmp" | {
+		}' "$WORK/nodes.csv" | {
 		IFS=, read -r status all mean oth spec _
 		csv_row "$m" "$scen" "$n" "$status" "$all" "$mean" "$oth" "$spec" "$6" "$7" "$8" "$ok" $((n - ok)) ""
 		say "$m $scen N=$n: $status all=${all}s mean=${mean}s others=${oth:--} special=${spec:--} server_sent=${8}x cpu=${6}% psi=${7}% ok=$ok/$n"
@@ -255,7 +255,7 @@ summarize() {
 csv_row() {
 	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"%s"\n' \
 		"$RUN_ID" "$1" "$2" "$3" "$BENCH_RATE" "$IMAGE_SIZE" "$IDEAL" "$4" "$5" "$6" "$7" "$8" \
-		"$9" "${10}" "${11}" "${12}" "${13}" "${14//\"/}" >>"$CSV.tmp"
+		"$9" "${10}" "${11}" "${12}" "${13}" "${14//\"/}" >>"$WORK/results.csv"
 }
 
 # ---- setup, scenarios, report ------------------------------------------------
@@ -336,8 +336,8 @@ main() {
 	RUN_ID=$when
 	mkdir -p "$BENCH_OUT" || die "cannot create '$BENCH_OUT'"
 	CSV="$BENCH_OUT/bench-$when.csv" NODES_CSV="$BENCH_OUT/bench-$when-nodes.csv"
-	echo "run,method,scenario,nodes,rate,image_bytes,ideal_s,status,all_done_s,mean_node_s,others_done_s,special_done_s,cpu_pct,cpu_psi_pct,server_sent_images,ok_nodes,failed_nodes,note" >"$CSV.tmp"
-	echo "run,method,scenario,nodes,node,start_s,end_s,status" >"$NODES_CSV.tmp"
+	echo "run,method,scenario,nodes,rate,image_bytes,ideal_s,status,all_done_s,mean_node_s,others_done_s,special_done_s,cpu_pct,cpu_psi_pct,server_sent_images,ok_nodes,failed_nodes,note" >"$WORK/results.csv"
+	echo "run,method,scenario,nodes,node,start_s,end_s,status" >"$WORK/nodes.csv"
 	prepare_image
 	IDEAL=$(awk -v s="$IMAGE_SIZE" -v r="$(rate_bps "$BENCH_RATE")" 'BEGIN { printf "%.2f", s * 8 / r }')
 	say "image $IMAGE_SIZE bytes, rate $BENCH_RATE, ideal ${IDEAL}s, nodes '$BENCH_NODES', methods '$BENCH_METHODS', work $WORK"
@@ -355,7 +355,9 @@ main() {
 		for m in $BENCH_METHODS; do run_one "$m" "$scen" "$scen_n"; done
 		[ "$scen" = slow ] && cluster_set_rate "n$scen_n" "$BENCH_RATE"
 	done
-	mv "$CSV.tmp" "$CSV" && mv "$NODES_CSV.tmp" "$NODES_CSV" || die "cannot write '$CSV'"
+	cp "$WORK/results.csv" "$CSV.tmp" && mv "$CSV.tmp" "$CSV" &&
+	cp "$WORK/nodes.csv" "$NODES_CSV.tmp" && mv "$NODES_CSV.tmp" "$NODES_CSV" ||
+		die "cannot write '$CSV'"
 	python3 "$PERF_DIR/report.py" --csv "$CSV" --machine "$WORK/machine.md" \
 		--command "$BENCH_COMMAND" --out "$BENCH_OUT" --slow-node "n$scen_n" ||
 		die "cannot write the report"

@@ -43,26 +43,29 @@ method_aria2_start() {
 	bench_wait 15 bench_listening server $ARIA2_BT_PORT
 }
 
-method_aria2_node() {	# NODE DIR
-	cluster_exec "$1" aria2c "${ARIA2_OPTS[@]}" --seed-time=0 --dir="$2" \
-		"$BENCH_WORK/image.torrent"
+# _aria2_node NODE DIR OPTION...: aria2c in NODE's namespace; returns when
+# its completion hook fires (the file is complete and verified piece by
+# piece), not when aria2c exits: a leaving aria2c spends seconds in its
+# shutdown (tracker "stopped" event, connections), which is not download
+# time.  aria2c goes on alone (exits, or seeds until the run ends).
+_aria2_node() {
+	local node=$1 dir=$2 fifo="$2/.done" hook="$BENCH_WORK/done-hook.sh" line
+	shift 2
+	[ -x "$hook" ] || { printf '#!/bin/sh\necho done >"$(dirname "$3")/.done"\n' >"$hook.$node" &&
+		chmod +x "$hook.$node" && mv "$hook.$node" "$hook"; } || return 1
+	mkfifo "$fifo" && exec 4<>"$fifo" || return 1
+	# The hook writes "done"; aria2c's exit writes "exit STATUS".
+	{ cluster_exec "$node" aria2c "${ARIA2_OPTS[@]}" "$@" --dir="$dir" \
+		--on-bt-download-complete="$hook" "$BENCH_WORK/image.torrent"
+	  echo "exit $?" >&4; } &
+	read -r -t "$BENCH_TIMEOUT" -u 4 line
+	exec 4<&-
+	echo "bench: aria2c on $node: ${line:-timed out}"
+	[ "$line" = done ] || [ "$line" = "exit 0" ]
 }
+
+method_aria2_node() { _aria2_node "$1" "$2" --seed-time=0; }
 
 method_aria2seed_check() { method_aria2_check; }
 method_aria2seed_start() { method_aria2_start; }
-
-# The node keeps seeding after its download: aria2c's completion hook says
-# when the file is complete; the node function returns then and aria2c
-# stays (the harness kills everything in the namespaces after the run).
-method_aria2seed_node() {	# NODE DIR
-	local fifo="$2/.done" hook="$BENCH_WORK/done-hook.sh" pid line
-	[ -x "$hook" ] || { printf '#!/bin/sh\necho done >"$(dirname "$3")/.done"\n' >"$hook.$1" &&
-		chmod +x "$hook.$1" && mv "$hook.$1" "$hook"; } || return 1
-	mkfifo "$fifo" && exec 4<>"$fifo" || return 1
-	cluster_exec "$1" aria2c "${ARIA2_OPTS[@]}" --seed-ratio=0.0 --dir="$2" \
-		--on-bt-download-complete="$hook" "$BENCH_WORK/image.torrent" &
-	pid=$!
-	read -r -t "$BENCH_TIMEOUT" -u 4 line
-	exec 4<&-
-	[ "$line" = done ] && kill -0 "$pid" 2>/dev/null
-}
+method_aria2seed_node() { _aria2_node "$1" "$2" --seed-ratio=0.0; }
