@@ -25,6 +25,7 @@
 #   BENCH_OUT=docs/perf           where reports go
 #   BENCH_CACHE=/var/tmp/swarmimager-bench   generated images are kept here
 #   BENCH_KEEP=1                  keep the work directory (logs) at the end
+#   BENCH_NOTE="text"             a note printed at the top of the report
 # Methods are t/perf/methods/NAME.sh; see t/perf/methods/README.md.
 set -u
 PERF_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -359,7 +360,8 @@ main() {
 	cp "$WORK/nodes.csv" "$NODES_CSV.tmp" && mv "$NODES_CSV.tmp" "$NODES_CSV" ||
 		die "cannot write '$CSV'"
 	python3 "$PERF_DIR/report.py" --csv "$CSV" --machine "$WORK/machine.md" \
-		--command "$BENCH_COMMAND" --out "$BENCH_OUT" --slow-node "n$scen_n" ||
+		--command "$BENCH_COMMAND" --out "$BENCH_OUT" --slow-node "n$scen_n" \
+		--note "${BENCH_NOTE:-}" ||
 		die "cannot write the report"
 	say "report: $BENCH_OUT/bench-$when.md (and latest.md)"
 }

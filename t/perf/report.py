@@ -113,6 +113,7 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--slow-node", default="the last node")
+    ap.add_argument("--note", default="")
     a = ap.parse_args()
     try:
         with open(a.csv) as fh:
@@ -134,7 +135,8 @@ def main():
     md = ["# Deployment benchmark %s" % r0["run"], "",
           "Image: %.1f MB tarball; every host link %s each way; ideal time "
           "(image size / link rate) %s s." % (size_mb, r0["rate"], r0["ideal_s"]), "",
-          "Command: `%s`" % a.command, "", "Machine:", machine, "",
+          "Command: `%s`" % a.command, ""] + (["Note: " + a.note, ""] if a.note else []) + [
+          "Machine:", machine, "",
           "Times are seconds from the start of the run until the node's "
           "method command returned with the complete file (sha256 checked "
           "after the run); \"mean node\" is each node's own duration. "
