@@ -1,0 +1,369 @@
+#!/bin/bash
+# bench.sh - deployment benchmark on an emulated cluster (root; `make bench`).
+#
+# For each node count, one emulated cluster (t/lib-cluster.sh) is built and
+# every method delivers the same image tarball from the server to all nodes;
+# then two scenarios at BENCH_SCENARIO_N nodes: one node on a link ten times
+# slower ("slow"), a quarter of the nodes joining late ("late").  Each node's
+# completion is timed by this script in the same way for every method (the
+# monotonic time when the method's node function returns) and its copy is
+# checked (sha256) after the run.  Results: CSV, markdown and PNG in
+# docs/perf/ (bench-DATE.* and latest.md).
+#
+# Settings (environment):
+#   BENCH_NODES="1 2 4 8 16 32"   node counts of the base scenario
+#   BENCH_RATE=50mbit             link rate of every host (default 20mbit
+#                                 when a count above 16 is asked: CPU bound)
+#   BENCH_SIZE=60                 generated image size in MB (10^6 bytes)
+#   BENCH_IMAGE=path.tar.gz       use this tarball instead
+#   BENCH_METHODS="rsync aria2 aria2seed udpcast swarmimager"
+#   BENCH_SCENARIOS="base slow late"
+#   BENCH_SCENARIO_N=16           node count of slow/late (capped at the
+#                                 largest of BENCH_NODES)
+#   BENCH_LATE_DELAY=5            seconds the late quarter waits
+#   BENCH_TIMEOUT=                seconds per run (default from the ideal)
+#   BENCH_OUT=docs/perf           where reports go
+#   BENCH_CACHE=/var/tmp/swarmimager-bench   generated images are kept here
+#   BENCH_KEEP=1                  keep the work directory (logs) at the end
+#   BENCH_NOTE="text"             a note printed at the top of the report
+# Methods are t/perf/methods/NAME.sh; see t/perf/methods/README.md.
+set -u
+PERF_DIR=$(cd "$(dirname "$0")" && pwd)
+SRC_DIR=$(cd "$PERF_DIR/../.." && pwd)
+PATH="$SRC_DIR/server:$SRC_DIR/client:$SRC_DIR/boel:$PATH"
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export LC_ALL=C TZ=UTC PATH SRC_DIR PERF_DIR
+
+BENCH_NODES=${BENCH_NODES:-"1 2 4 8 16 32"}
+BENCH_SIZE=${BENCH_SIZE:-60}
+BENCH_IMAGE=${BENCH_IMAGE:-}
+BENCH_METHODS=${BENCH_METHODS:-"rsync aria2 aria2seed udpcast swarmimager"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"base slow late"}
+BENCH_SCENARIO_N=${BENCH_SCENARIO_N:-16}
+BENCH_LATE_DELAY=${BENCH_LATE_DELAY:-5}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-}
+BENCH_OUT=${BENCH_OUT:-$SRC_DIR/docs/perf}
+BENCH_CACHE=${BENCH_CACHE:-/var/tmp/swarmimager-bench}
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---- helpers for methods -------------------------------------------------
+BENCH_BG_PIDS=()
+
+# bench_bg NAME HOST CMD...: runs CMD in HOST's namespace in the background,
+# output in $BENCH_WORK/NAME.log; killed after the run.
+bench_bg() {
+	local name=$1 host=$2; shift 2
+	cluster_exec "$host" "$@" >"$BENCH_WORK/$name.log" 2>&1 &
+	BENCH_BG_PIDS+=($!)
+}
+
+# bench_wait SECONDS CMD...: polls CMD every 0.1 s, fails after SECONDS.
+bench_wait() {
+	local limit=$1 end; shift
+	end=$(( $(date +%s) + limit ))
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || { echo "bench: timed out waiting for: $*" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
+# bench_listening HOST PORT [tcp|udp]: something listens there.
+bench_listening() {
+	local opt=-Htln
+	[ "${3:-tcp}" = udp ] && opt=-Huln
+	cluster_exec "$1" ss $opt | awk -v p=":$2" '$4 ~ p"$" { f = 1 } END { exit !f }'
+}
+
+_kill_pids() {	# PID...: TERM, then KILL after 3 s
+	local i p alive
+	[ $# -gt 0 ] || return 0
+	kill -TERM "$@" 2>/dev/null
+	for i in $(seq 1 30); do
+		alive=
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ -n "$alive" ] || break
+		sleep 0.1
+	done
+	kill -KILL "$@" 2>/dev/null
+	for p in "$@"; do wait "$p" 2>/dev/null; done
+	return 0
+}
+
+# ---- measurements --------------------------------------------------------
+uptime_now() { local u _; read -r u _ </proc/uptime; echo "$u"; }
+cpu_sample() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i;
+	print t, $5 + $6; exit }' /proc/stat; }
+psi_sample() { awk -F'total=' '/^some/ { print $2 }' /proc/pressure/cpu 2>/dev/null || echo 0; }
+rate_bps() {
+	awk -v r="$1" 'BEGIN { m = 1; u = r; sub(/^[0-9.]+/, "", u); v = substr(r, 1, length(r) - length(u))
+		if (u ~ /^k/) m = 1e3; else if (u ~ /^m/) m = 1e6; else if (u ~ /^g/) m = 1e9
+		if (u ~ /bps$/) m *= 8
+		printf "%.0f\n", v * m }'
+}
+
+# ---- one run -------------------------------------------------------------
+NODE_PIDS=()
+
+# run_one METHOD SCENARIO N: one delivery; appends a row to the CSVs.
+run_one() {
+	local m=$1 scen=$2 n=$3 reason node late= special= deadline now
+	local t0 t1 c0 c1 p0 p1 x0 x1 line pending start rc ok cpu psi sent i
+	declare -A endt=() rcs=() startt=()
+	export BENCH_METHOD=$m BENCH_SCENARIO=$scen BENCH_N=$n
+	export BENCH_WORK="$WORK/run/$m-$scen-$n"
+	export BENCH_NODE_LIST
+	BENCH_NODE_LIST=$(cluster_nodes)
+	rm -rf "$BENCH_WORK" && mkdir -p "$BENCH_WORK" || die "cannot create '$BENCH_WORK'"
+	for node in $BENCH_NODE_LIST; do mkdir -p "$BENCH_WORK/nodes/$node"; done
+	case $scen in
+	slow) special="n$n" ;;
+	late) for (( i = n - (n + 3) / 4 + 1; i <= n; i++ )); do late+="n$i "; done
+	      special=$late ;;
+	esac
+	export BENCH_TIMEOUT=${BENCH_TIMEOUT_SET:-$(auto_timeout "$n" "$scen")}
+	if declare -F "method_${m}_check" >/dev/null && ! reason=$("method_${m}_check" 2>&1); then
+		say "$m $scen N=$n: skipped: $reason"
+		csv_row "$m" "$scen" "$n" skipped "" "" "" "" "" "" "" 0 "$n" "$reason"
+		return 0
+	fi
+	say "$m $scen N=$n: start (timeout ${BENCH_TIMEOUT}s)"
+	BENCH_BG_PIDS=()
+	if ! "method_${m}_start" >"$BENCH_WORK/start.log" 2>&1; then
+		say "$m $scen N=$n: method start failed: $(tail -n 3 "$BENCH_WORK/start.log" | tr '\n' ' ')"
+		csv_row "$m" "$scen" "$n" failed "" "" "" "" "" "" "" 0 "$n" "start failed"
+		finish_run "$m"
+		return 0
+	fi
+	rm -f "$WORK/done.fifo" && mkfifo "$WORK/done.fifo" && exec 3<>"$WORK/done.fifo"
+	c0=$(cpu_sample) p0=$(psi_sample) x0=$(cluster_tx_bytes server)
+	t0=$(uptime_now)
+	NODE_PIDS=()
+	for node in $BENCH_NODE_LIST; do
+		case " $late " in *" $node "*) continue ;; esac
+		launch_node "$m" "$node" 0
+	done
+	if declare -F "method_${m}_go" >/dev/null; then
+		"method_${m}_go" >>"$BENCH_WORK/start.log" 2>&1 ||
+			say "$m: go hook failed: $(tail -n 2 "$BENCH_WORK/start.log" | tr '\n' ' ')"
+	fi
+	for node in $late; do launch_node "$m" "$node" "$BENCH_LATE_DELAY"; done
+	pending=$n
+	deadline=$(awk -v t="$t0" -v d="$BENCH_TIMEOUT" 'BEGIN { printf "%d", t + d }')
+	while [ "$pending" -gt 0 ]; do
+		if read -r -t 1 -u 3 line; then
+			set -- $line	# NODE START END RC
+			startt[$1]=$2 endt[$1]=$3 rcs[$1]=$4
+			pending=$((pending - 1))
+			continue
+		fi
+		now=$(uptime_now)
+		[ "${now%.*}" -lt "$deadline" ] || { say "$m $scen N=$n: timed out, $pending nodes unfinished"; break; }
+	done
+	t1=$(uptime_now) c1=$(cpu_sample) p1=$(psi_sample) x1=$(cluster_tx_bytes server)
+	finish_run "$m"
+	exec 3<&-
+	# Per node: verify, then record.
+	ok=0
+	for node in $BENCH_NODE_LIST; do
+		rc=${rcs[$node]:-timeout}
+		if [ "$rc" = 0 ] && verify_node "$m" "$node"; then
+			ok=$((ok + 1)) rc=ok
+		elif [ "$rc" = 0 ]; then
+			rc=corrupt
+		fi
+		printf '%s,%s,%s,%s,%s,%s,%s,%s\n' "$RUN_ID" "$m" "$scen" "$n" "$node" \
+			"$(sub "${startt[$node]:-}" "$t0")" "$(sub "${endt[$node]:-}" "$t0")" \
+			"$rc" >>"$WORK/nodes.csv"
+	done
+	cpu=$(echo "$c0 $c1" | awk '{ d = $3 - $1; printf "%.0f", (d > 0 ? 100 * (d - ($4 - $2)) / d : 0) }')
+	psi=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" 'BEGIN { w = (t1 - t0) * 1e6;
+		printf "%.0f", (w > 0 ? 100 * (b - a) / w : 0) }')
+	sent=$(awk -v a="$x0" -v b="$x1" -v s="$IMAGE_SIZE" 'BEGIN { printf "%.2f", (b - a) / s }')
+	summarize "$m" "$scen" "$n" "$ok" "$special" "$cpu" "$psi" "$sent"
+	rm -rf "$BENCH_WORK/nodes"/*/
+}
+
+# launch_node METHOD NODE DELAY: the timed wrapper around method_M_node.
+launch_node() {
+	local m=$1 node=$2 delay=$3
+	(
+		exec 3>&-
+		[ "$delay" = 0 ] || sleep "$delay"
+		s=$(uptime_now)
+		"method_${m}_node" "$node" "$BENCH_WORK/nodes/$node" \
+			>"$BENCH_WORK/nodes/$node.log" 2>&1 </dev/null
+		rc=$?
+		e=$(uptime_now)
+		echo "$node $s $e $rc" >"$WORK/done.fifo"
+	) &
+	NODE_PIDS+=($!)
+}
+
+verify_node() {	# METHOD NODE
+	local dir="$BENCH_WORK/nodes/$2" sum
+	if declare -F "method_${1}_verify" >/dev/null; then
+		"method_${1}_verify" "$2" "$dir" >>"$BENCH_WORK/nodes/$2.log" 2>&1
+		return
+	fi
+	sum=$(sha256sum <"$dir/$BENCH_IMAGE_NAME" 2>/dev/null) &&
+	[ "${sum%% *}" = "$BENCH_IMAGE_SHA256" ]
+}
+
+finish_run() {	# METHOD
+	if declare -F "method_${1}_stop" >/dev/null; then
+		"method_${1}_stop" >>"$BENCH_WORK/start.log" 2>&1
+	fi
+	_kill_pids "${BENCH_BG_PIDS[@]}" "${NODE_PIDS[@]}"
+	BENCH_BG_PIDS=() NODE_PIDS=()
+	cluster_kill_all
+}
+
+sub() { [ -n "$1" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
+
+auto_timeout() {	# N SCENARIO
+	awk -v n="$1" -v s="$2" -v i="$IDEAL" -v d="$BENCH_LATE_DELAY" 'BEGIN {
+		t = 60 + 3 * n * i; if (s == "slow") t += 30 * i; if (s == "late") t += d
+		printf "%d", t }'
+}
+
+# summarize M SCEN N OK SPECIAL CPU PSI SENT: the run's row from its node rows.
+summarize() {
+	local m=$1 scen=$2 n=$3 ok=$4 special=$5
+	awk -F, -v m="$m" -v s="$scen" -v n="$n" -v sp=" $special " -v id="$RUN_ID" '
+		$1 == id && $2 == m && $3 == s && $4 == n {
+			if ($8 != "ok") { bad++; next }
+			d = $7 - $6; sum += d; cnt++
+			if ($7 > all) all = $7
+			if (index(sp, " " $5 " ")) { if ($7 > spec) spec = $7; hs = 1 }
+			else if ($7 > oth) oth = $7
+		}
+		END {
+			printf "%s,%s,%s,%s,%s,%s", (bad ? "incomplete" : "ok"),
+				cnt ? sprintf("%.2f", all) : "",
+				cnt ? sprintf("%.2f", sum / cnt) : "",
+				sp != "  " && cnt ? sprintf("%.2f", oth) : "",
+				hs ? sprintf("%.2f", spec) : "", ""
+		}' "$WORK/nodes.csv" | {
+		IFS=, read -r status all mean oth spec _
+		csv_row "$m" "$scen" "$n" "$status" "$all" "$mean" "$oth" "$spec" "$6" "$7" "$8" "$ok" $((n - ok)) ""
+		say "$m $scen N=$n: $status all=${all}s mean=${mean}s others=${oth:--} special=${spec:--} server_sent=${8}x cpu=${6}% psi=${7}% ok=$ok/$n"
+	}
+}
+
+# csv_row METHOD SCEN N STATUS ALL MEAN OTHERS SPECIAL CPU PSI SENT OK FAILED NOTE
+csv_row() {
+	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"%s"\n' \
+		"$RUN_ID" "$1" "$2" "$3" "$BENCH_RATE" "$IMAGE_SIZE" "$IDEAL" "$4" "$5" "$6" "$7" "$8" \
+		"$9" "${10}" "${11}" "${12}" "${13}" "${14//\"/}" >>"$WORK/results.csv"
+}
+
+# ---- setup, scenarios, report ------------------------------------------------
+prepare_image() {
+	local cached
+	mkdir -p "$WORK/image" || die "cannot create '$WORK/image'"
+	if [ -n "$BENCH_IMAGE" ]; then
+		[ -r "$BENCH_IMAGE" ] || die "cannot read '$BENCH_IMAGE'"
+		cached=$BENCH_IMAGE
+	else
+		cached="$BENCH_CACHE/image-$BENCH_SIZE.tar.gz"
+		if [ ! -s "$cached" ]; then
+			mkdir -p "$BENCH_CACHE" || die "cannot create '$BENCH_CACHE'"
+			say "generating a ${BENCH_SIZE} MB image in $cached"
+			python3 "$PERF_DIR/mkimage.py" "$BENCH_SIZE" "$cached" || die "cannot generate the image"
+		fi
+	fi
+	export BENCH_IMAGE_NAME=image-bench.tar.gz
+	export BENCH_IMAGE="$WORK/image/$BENCH_IMAGE_NAME"
+	cp "$cached" "$BENCH_IMAGE" || die "cannot copy '$cached'"
+	IMAGE_SIZE=$(stat -c %s "$BENCH_IMAGE")
+	BENCH_IMAGE_SHA256=$(sha256sum <"$BENCH_IMAGE") BENCH_IMAGE_SHA256=${BENCH_IMAGE_SHA256%% *}
+	export BENCH_IMAGE_SIZE=$IMAGE_SIZE BENCH_IMAGE_SHA256 BENCH_IMAGE_SOURCE=$cached
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	_kill_pids "${BENCH_BG_PIDS[@]}" "${NODE_PIDS[@]}"
+	cluster_down
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		[ -z "${WORK:-}" ] || echo "bench: work directory kept: $WORK" >&2
+	else
+		[ -z "${WORK:-}" ] || rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+
+machine() {
+	echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) ($(nproc) cores)"
+	echo "- memory: $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
+	echo "- kernel: $(uname -sr)"
+	echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- tools: $(rsync --version | head -1 | awk '{ print "rsync", $3 }'), $(aria2c --version | head -1), opentracker (Debian), udpcast $(dpkg-query -W -f='${Version}' udpcast 2>/dev/null)"
+}
+
+main() {
+	local n maxn rate scen_n m when
+	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
+	for c in ip tc python3 sha256sum; do
+		command -v "$c" >/dev/null || die "needs $c (make deps)"
+	done
+	. "$SRC_DIR/t/lib-cluster.sh"
+	for m in "$PERF_DIR"/methods/*.sh; do . "$m"; done
+	for m in $BENCH_METHODS; do
+		declare -F "method_${m}_start" >/dev/null && declare -F "method_${m}_node" >/dev/null ||
+			die "unknown method '$m' (see t/perf/methods/)"
+	done
+	maxn=0
+	for n in $BENCH_NODES; do
+		[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] || die "bad node count '$n'"
+		[ "$n" -le "$maxn" ] || maxn=$n
+	done
+	[ "$maxn" -le 16 ] && rate=50mbit || rate=20mbit
+	export BENCH_RATE=${BENCH_RATE:-$rate}
+	scen_n=$BENCH_SCENARIO_N
+	[ "$scen_n" -le "$maxn" ] || scen_n=$maxn
+	BENCH_TIMEOUT_SET=$BENCH_TIMEOUT
+	# The exact command, for the report.
+	BENCH_COMMAND=$(for v in BENCH_NODES BENCH_RATE BENCH_SIZE BENCH_IMAGE BENCH_METHODS \
+		BENCH_SCENARIOS BENCH_SCENARIO_N BENCH_LATE_DELAY BENCH_TIMEOUT; do
+		[ -z "${!v:-}" ] || printf "%s='%s' " "$v" "${!v}"; done; echo "t/perf/bench.sh")
+	WORK=$(mktemp -d /var/tmp/si-bench.XXXXXX) || die "cannot create a work directory"
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	when=$(date -u +%Y%m%d-%H%M)
+	RUN_ID=$when
+	mkdir -p "$BENCH_OUT" || die "cannot create '$BENCH_OUT'"
+	CSV="$BENCH_OUT/bench-$when.csv" NODES_CSV="$BENCH_OUT/bench-$when-nodes.csv"
+	echo "run,method,scenario,nodes,rate,image_bytes,ideal_s,status,all_done_s,mean_node_s,others_done_s,special_done_s,cpu_pct,cpu_psi_pct,server_sent_images,ok_nodes,failed_nodes,note" >"$WORK/results.csv"
+	echo "run,method,scenario,nodes,node,start_s,end_s,status" >"$WORK/nodes.csv"
+	prepare_image
+	IDEAL=$(awk -v s="$IMAGE_SIZE" -v r="$(rate_bps "$BENCH_RATE")" 'BEGIN { printf "%.2f", s * 8 / r }')
+	say "image $IMAGE_SIZE bytes, rate $BENCH_RATE, ideal ${IDEAL}s, nodes '$BENCH_NODES', methods '$BENCH_METHODS', work $WORK"
+	machine >"$WORK/machine.md"
+	for n in $BENCH_NODES; do
+		case " $BENCH_SCENARIOS " in *" base "*) ;; *) break ;; esac
+		cluster_up bench "$n" "$BENCH_RATE" || die "cannot build the cluster"
+		csv_row ideal base "$n" ok "$IDEAL" "$IDEAL" "" "" "" "" "" "$n" 0 "image size / link rate"
+		for m in $BENCH_METHODS; do run_one "$m" base "$n"; done
+	done
+	for scen in slow late; do
+		case " $BENCH_SCENARIOS " in *" $scen "*) ;; *) continue ;; esac
+		cluster_up bench "$scen_n" "$BENCH_RATE" || die "cannot build the cluster"
+		[ "$scen" = slow ] && { cluster_set_rate "n$scen_n" "$(( $(rate_bps "$BENCH_RATE") / 10000 ))kbit" || die "cannot slow n$scen_n"; }
+		for m in $BENCH_METHODS; do run_one "$m" "$scen" "$scen_n"; done
+		[ "$scen" = slow ] && cluster_set_rate "n$scen_n" "$BENCH_RATE"
+	done
+	cp "$WORK/results.csv" "$CSV.tmp" && mv "$CSV.tmp" "$CSV" &&
+	cp "$WORK/nodes.csv" "$NODES_CSV.tmp" && mv "$NODES_CSV.tmp" "$NODES_CSV" ||
+		die "cannot write '$CSV'"
+	python3 "$PERF_DIR/report.py" --csv "$CSV" --machine "$WORK/machine.md" \
+		--command "$BENCH_COMMAND" --out "$BENCH_OUT" --slow-node "n$scen_n" \
+		--note "${BENCH_NOTE:-}" ||
+		die "cannot write the report"
+	say "report: $BENCH_OUT/bench-$when.md (and latest.md)"
+}
+
+main "$@"

@@ -1,0 +1,26 @@
+# rsync.sh - SystemImager's default transport: every node pulls the tarball
+# from one rsync daemon on the server (unicast).  See README.md.
+
+RSYNC_PORT=873
+
+method_rsync_check() { command -v rsync >/dev/null || { echo "rsync missing"; return 1; }; }
+
+method_rsync_start() {
+	cat >"$BENCH_WORK/rsyncd.conf" <<-CONF || return 1
+	use chroot = no
+	uid = root
+	gid = root
+	max connections = 0
+	[image]
+	path = $(dirname "$BENCH_IMAGE")
+	read only = yes
+	CONF
+	bench_bg rsyncd server rsync --daemon --no-detach --config="$BENCH_WORK/rsyncd.conf" \
+		--address="$(cluster_ip server)" --port=$RSYNC_PORT &&
+	bench_wait 15 bench_listening server $RSYNC_PORT
+}
+
+method_rsync_node() {	# NODE DIR
+	cluster_exec "$1" rsync -a --timeout=60 \
+		"rsync://$(cluster_ip server):$RSYNC_PORT/image/$BENCH_IMAGE_NAME" "$2/"
+}
