@@ -175,6 +175,13 @@ int bt_session_poll(struct bt_session *s, int timeout_ms,
 /* Human-readable name of an event type. */
 const char *bt_event_name(enum bt_event_type type);
 
+/* --- added by branch seeder --- */
+
+/* Announces the torrent to its trackers now, even within the tracker's
+ * minimum interval (after the tracker restarted or refused us).
+ * Returns 0 or -1. */
+int bt_torrent_reannounce(struct bt_torrent *t);
+
 #ifdef __cplusplus
 }
 #endif
