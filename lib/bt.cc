@@ -674,6 +674,19 @@ const char *bt_event_name(enum bt_event_type type)
 	return "unknown";
 }
 
+// --- added by branch seeder ---
+
+int bt_torrent_reannounce(struct bt_torrent *t)
+{
+	try {
+		t->h.force_reannounce(0, -1,
+			lt::torrent_handle::ignore_min_interval);
+		return 0;
+	} catch (...) {
+		return -1;
+	}
+}
+
 } // extern "C"
 
 

@@ -201,6 +201,12 @@ struct bt_stripe_stats {
  * (st zeroed) for any other torrent. */
 int bt_torrent_stripe_stats(struct bt_torrent *t, struct bt_stripe_stats *st);
 
+
+/* Announces the torrent to its trackers now, even within the tracker's
+ * minimum interval (after the tracker restarted or refused us).
+ * Returns 0 or -1. */
+int bt_torrent_reannounce(struct bt_torrent *t);
+
 #ifdef __cplusplus
 }
 #endif

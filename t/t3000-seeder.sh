@@ -1,0 +1,106 @@
+#!/bin/bash
+test_description='si_seeder: readiness, rsync modules, a stock client downloads through the tracker, clean stop'
+. "$(dirname "$0")/test-lib.sh" && . "$TEST_DIR/lib-seeder.sh"
+
+test_expect_success 'usage errors exit 2' '
+	expect_exit 2 si_seeder --base "$BASE" --bt-port 70000 2>err &&
+	grep -q "invalid BitTorrent port .70000." err &&
+	expect_exit 2 si_seeder --base "$BASE" --address not-an-ip 2>err &&
+	grep -q "invalid address" err &&
+	expect_exit 2 si_seeder --base "$BASE" extra 2>err &&
+	expect_exit 2 si_seeder --no-such-option 2>err
+'
+
+test_expect_success 'a bad port in bittorrent.conf is refused' '
+	echo "BT_TRACKER_PORT=http" >"$BASE/etc/bittorrent.conf" &&
+	expect_exit 1 si_seeder --base "$BASE" 2>err &&
+	grep -q "invalid BT_TRACKER_PORT .http. in .*bittorrent.conf:1" err &&
+	rm "$BASE/etc/bittorrent.conf"
+'
+
+test_expect_success 'starts with two images and prints one readiness line' '
+	make_image alpha 2000 &&
+	make_image beta 300 &&
+	start_seeder &&
+	test_line_count=$(wc -l <seeder.out) &&
+	[ "$test_line_count" -eq 1 ] &&
+	grep -Eq "^si_seeder: ready: bittorrent 127\.0\.0\.1:[0-9]+ tracker 127\.0\.0\.1:$TPORT rsync 127\.0\.0\.1:[0-9]+ torrents 2\$" seeder.out
+'
+
+test_expect_success 'seeder.cfg tells the ports' '
+	printf "BT_SEEDER_PORT=%s\nBT_TRACKER_PORT=%s\n" "$BT_PORT" "$TPORT" >expect &&
+	grep -v "^#" "$BASE/torrents/seeder.cfg" >actual &&
+	test_cmp expect actual &&
+	( . "$BASE/torrents/seeder.cfg" && [ "$BT_SEEDER_PORT" = "$BT_PORT" ] )
+'
+
+test_expect_success 'the tracker whitelist holds exactly the torrents' '
+	{ info_hash "$BASE/torrents/image-alpha.tar.gz.torrent" &&
+	  info_hash "$BASE/torrents/image-beta.tar.gz.torrent"; } | sort >expect &&
+	whitelist >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'everything listens where it said' '
+	listens t "$BT_PORT" &&
+	listens t "$TPORT" &&
+	listens u "$TPORT" &&
+	listens t "$RSYNC_PORT"
+'
+
+test_expect_success 'the rsync daemon exports four read-only modules' '
+	rsync "rsync://127.0.0.1:$RSYNC_PORT/" | awk "{print \$1}" >actual &&
+	printf "torrents\noverrides\nscripts\nimages\n" >expect &&
+	test_cmp expect actual &&
+	mkdir -p "$BASE/scripts" && echo "n1:g:alpha:" >"$BASE/scripts/cluster.txt" &&
+	rsync "rsync://127.0.0.1:$RSYNC_PORT/scripts/cluster.txt" got.txt &&
+	cmp "$BASE/scripts/cluster.txt" got.txt &&
+	echo x >up.txt &&
+	! rsync up.txt "rsync://127.0.0.1:$RSYNC_PORT/scripts/" 2>err &&
+	grep -q "read only" err &&
+	[ ! -e "$BASE/scripts/up.txt" ]
+'
+
+test_expect_success 'the images module keeps numeric owners and symlinks' '
+	mkdir -p "$BASE/images/img/etc" &&
+	echo hi >"$BASE/images/img/etc/f" &&
+	ln -s /usr/lib/os-release "$BASE/images/img/etc/os-release" &&
+	if [ "$(id -u)" -eq 0 ]; then
+		chown 4321:4322 "$BASE/images/img/etc/f"
+	fi &&
+	rsync -a --numeric-ids "rsync://127.0.0.1:$RSYNC_PORT/images/img/" img/ &&
+	[ "$(readlink img/etc/os-release)" = /usr/lib/os-release ] &&
+	[ "$(stat -c %u:%g img/etc/f)" = "$(stat -c %u:%g "$BASE/images/img/etc/f")" ]
+'
+
+test_expect_success 'aria2c downloads both images through the tracker' '
+	fetch alpha &&
+	fetch beta
+'
+
+test_expect_success 'the status line reports the upload' '
+	wait_for 15 grep -Eq "status: 2 torrents, [0-9]+ peers, upload .*, uploaded [0-9.]+ MiB" seeder.err
+'
+
+test_expect_success 'a second seeder on the same base refuses' '
+	expect_exit 1 si_seeder --base "$BASE" --address 127.0.0.1 --bt-port 0 \
+		--tracker-port 0 --rsync-port 0 >out2 2>err2 &&
+	grep -q "another si_seeder" err2 &&
+	[ ! -s out2 ] &&
+	[ -e "$BASE/torrents/seeder.cfg" ]
+'
+
+test_expect_success 'SIGTERM stops everything and exits 0' '
+	kids=$(seeder_children) &&
+	[ $(echo $kids | wc -w) -eq 2 ] &&
+	kill -TERM "$SEEDER_PID" &&
+	wait_for 15 sh -c "! kill -0 $SEEDER_PID" &&
+	{ wait "$SEEDER_PID"; rc=$?; } ;
+	[ "$rc" -eq 0 ] &&
+	for k in $kids; do ! kill -0 "$k" 2>/dev/null || return 1; done &&
+	[ ! -e "$BASE/torrents/seeder.cfg" ] &&
+	! listens t "$TPORT" &&
+	! listens t "$RSYNC_PORT"
+'
+
+test_done
