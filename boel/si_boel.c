@@ -7,6 +7,7 @@
  * it downloads; then the overrides in SystemImager's order; then the node
  * seeds until nobody needs it, and writes a completion record last.
  */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "disklayout.h"
+#include "diskprep.h"
 #include "extract.h"
 #include "fetch.h"
 #include "linger.h"
@@ -45,6 +50,7 @@ enum {
 struct settings {
 	const char *imageserver, *imagename, *overrides, *staging;
 	const char *hostname, *groupname, *monitor_server;
+	const char *disks, *diskorder;	/* DISKS=auto|yes|no, DISKORDER */
 	int seed_wait, overlap;
 	long upload_min;	/* KB/s */
 	long polling_time;	/* s */
@@ -52,7 +58,7 @@ struct settings {
 
 struct boel {
 	/* options */
-	char *target, *config_file, *cmdline_file, *listen;
+	char *target, *config_file, *cmdline_file, *listen, *layout_file;
 	double linger_max, retry_delay, stall_timeout;
 	int linger_samples, retries;
 	long long staging_free;		/* -1 = real free space */
@@ -75,6 +81,9 @@ struct boel {
 	char info_hash[41];
 	char *applied;		/* names of the overrides applied */
 	double started;
+	struct disklayout dl;
+	struct diskprep dp;
+	int prepared;		/* disks prepared and mounted */
 	int overlap_opt, no_overlap_opt;
 };
 
@@ -110,7 +119,7 @@ static const char *known_keys[] = {
 	"IMAGESERVER", "IMAGENAME", "OVERRIDES", "BITTORRENT_STAGING",
 	"BITTORRENT_SEED_WAIT", "BITTORRENT_UPLOAD_MIN",
 	"BITTORRENT_POLLING_TIME", "HOSTNAME", "GROUPNAME", "MONITOR_SERVER",
-	"BITTORRENT_OVERLAP", NULL,
+	"BITTORRENT_OVERLAP", "DISKS", "DISKORDER", NULL,
 };
 
 static int bad_value(const struct config *c, const char *key,
@@ -177,6 +186,15 @@ static int check_settings(struct boel *b)
 	s->hostname = config_get(c, "HOSTNAME");
 	s->groupname = config_get(c, "GROUPNAME");
 	s->monitor_server = config_get(c, "MONITOR_SERVER");
+	s->disks = config_get(c, "DISKS");
+	s->diskorder = config_get(c, "DISKORDER");
+	if (s->disks && strcmp(s->disks, "auto") && strcmp(s->disks, "yes") &&
+	    strcmp(s->disks, "no"))
+		return bad_value(c, "DISKS", "expected auto, yes or no");
+	if (s->diskorder && (!*s->diskorder ||
+			     strpbrk(s->diskorder, "\"'\\$*?[")))
+		return bad_value(c, "DISKORDER", "expected a list of disks or "
+				 "disk name prefixes (vda,sda or vd,sd)");
 	if (!s->imageserver)
 		return error("IMAGESERVER is not set (option --imageserver, "
 			     "local.cfg or the kernel command line)");
@@ -667,6 +685,82 @@ static int prepare(struct boel *b)
 	return b->sw ? 0 : -1;
 }
 
+/* --- preparing the disks ------------------------------------------- */
+
+/* Loads the layout from --disklayout, else fetches the image's from the
+ * server (images/.NAME.disklayout).  Returns 1 when there is one, 0 when
+ * DISKS=auto and the server has none, -1 on errors. */
+static int load_layout(struct boel *b, int required)
+{
+	const char *args[] = { "-t", "--timeout=60", NULL };
+	struct fetch_retry once = b->retry;
+	char *name, *url, *dst;
+	int ret;
+
+	if (b->layout_file)
+		return disklayout_load(&b->dl, b->layout_file) < 0 ? -1 : 1;
+	name = xasprintf("images/.%s.disklayout", b->s.imagename);
+	url = fetch_url(b->s.imageserver, name);
+	dst = xasprintf("%s/%s.disklayout", b->work, b->s.imagename);
+	if (!required)
+		once.tries = 1;
+	ret = fetch_rsync(name, args, url, dst, &once, NULL);
+	if (ret < 0 && !required) {
+		notice("no disk layout for image %s on the server: installing "
+		       "into %s as it is (DISKS=auto)", b->s.imagename, b->root);
+		ret = 0;
+	} else if (ret == 0) {
+		ret = disklayout_load(&b->dl, dst) < 0 ? -1 : 1;
+	}
+	free(name);
+	free(url);
+	free(dst);
+	return ret;
+}
+
+/* Mounts made from here on stay in a private mount namespace: nobody
+ * else's namespace holds a copy that would keep a filesystem alive after
+ * our unmount, and the kernel unmounts them if we die. */
+static void private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		warning_errno("cannot make a private mount namespace; the "
+			      "target's mounts are visible to all");
+	else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		warning_errno("cannot make the mounts private");
+}
+
+static int prepare_disks(struct boel *b)
+{
+	const char *mode = b->s.disks ? b->s.disks :
+		b->layout_file ? "yes" : "no";
+	struct diskprep_opts o = { b->root, b->s.diskorder, NULL };
+	int have;
+
+	if (!strcmp(mode, "no"))
+		return 0;
+	have = load_layout(b, !strcmp(mode, "yes"));
+	if (have <= 0)
+		return have;
+	notice("preparing the disks from the layout of image %s%s%s%s",
+	       b->s.imagename, b->dl.host ? " (captured from " : "",
+	       b->dl.host ? b->dl.host : "", b->dl.host ? ")" : "");
+	if (diskprep_plan(&b->dp, &b->dl, &o) < 0)
+		return -1;
+	private_mounts();
+	b->prepared = 1;
+	return diskprep_apply(&b->dp);
+}
+
+static int finish_disks(struct boel *b)
+{
+	int boot;
+
+	if (!b->prepared)
+		return 0;
+	return diskprep_bootloader(&b->dp, &boot);
+}
+
 static int install(struct boel *b)
 {
 	char *tor, *found;
@@ -701,12 +795,16 @@ static int install(struct boel *b)
 		return error("%s", err);
 	}
 	memcpy(b->info_hash, info.info_hash, sizeof(b->info_hash));
-	ret = install_torrent(b, tor, "image");
+	ret = prepare_disks(b);
+	if (!ret)
+		ret = install_torrent(b, tor, "image");
 	free(tor);
 	if (ret < 0)
 		return -1;
+	if (b->prepared && diskprep_fstab(&b->dp) < 0)
+		return -1;
 	report_status(b, STATUS_IMAGED, 0);
-	if (apply_overrides(b) < 0)
+	if (apply_overrides(b) < 0 || finish_disks(b) < 0)
 		return -1;
 	report_status(b, STATUS_FINALIZING, 0);
 	linger(b);
@@ -720,7 +818,7 @@ static int install(struct boel *b)
 enum {
 	OPT_SERVER = 1, OPT_IMAGE, OPT_OVERRIDES, OPT_STAGING, OPT_HOST,
 	OPT_GROUP, OPT_MONITOR, OPT_SEED_WAIT, OPT_UPLOAD_MIN, OPT_POLLING,
-	OPT_SET,
+	OPT_SET, OPT_DISKORDER,
 };
 
 static const char *opt_keys[] = {
@@ -730,6 +828,7 @@ static const char *opt_keys[] = {
 	[OPT_MONITOR] = "MONITOR_SERVER", [OPT_SEED_WAIT] = "BITTORRENT_SEED_WAIT",
 	[OPT_UPLOAD_MIN] = "BITTORRENT_UPLOAD_MIN",
 	[OPT_POLLING] = "BITTORRENT_POLLING_TIME",
+	[OPT_DISKORDER] = "DISKORDER",
 };
 
 static int handle_opt(int val, const char *arg, void *data)
@@ -755,7 +854,8 @@ static int handle_opt(int val, const char *arg, void *data)
 
 static void parse_options(struct boel *b, int argc, const char **argv)
 {
-	int no_overlap = 0, overlap = 0, no_seed_wait = 0;
+	int no_overlap = 0, overlap = 0, no_seed_wait = 0, disks = 0,
+	    no_disks = 0;
 	struct poptOption table[] = {
 		{ "target", 't', POPT_ARG_STRING, &b->target, 0,
 		  "install into DIR (SystemImager uses /a)", "DIR" },
@@ -781,6 +881,16 @@ static void parse_options(struct boel *b, int argc, const char **argv)
 		  "leave when upload stays below this (BITTORRENT_UPLOAD_MIN)", "KB/s" },
 		{ "polling-time", '\0', POPT_ARG_STRING, NULL, OPT_POLLING,
 		  "seconds between progress lines (BITTORRENT_POLLING_TIME)", "S" },
+		{ "prepare-disks", '\0', POPT_ARG_NONE, &disks, 0,
+		  "partition, format and mount the disks from the image's "
+		  "layout (DISKS=yes)", NULL },
+		{ "no-prepare-disks", '\0', POPT_ARG_NONE, &no_disks, 0,
+		  "install into the target as it is (DISKS=no)", NULL },
+		{ "disks", '\0', POPT_ARG_STRING, NULL, OPT_DISKORDER,
+		  "the node's disks or name prefixes, in layout order "
+		  "(DISKORDER)", "vda,sda" },
+		{ "disklayout", '\0', POPT_ARG_STRING, &b->layout_file, 0,
+		  "use this layout instead of the server's", "FILE" },
 		{ "set", '\0', POPT_ARG_STRING, NULL, OPT_SET,
 		  "set any setting", "KEY=VALUE" },
 		{ "config", 'c', POPT_ARG_STRING, &b->config_file, 0,
@@ -824,6 +934,11 @@ static void parse_options(struct boel *b, int argc, const char **argv)
 			   "option");
 	if (no_seed_wait)
 		config_set(&b->cfg, "BITTORRENT_SEED_WAIT", "n", "option");
+	if (disks && no_disks)
+		opts_usage_error(con, "--prepare-disks and --no-prepare-disks "
+				 "conflict");
+	if (disks || no_disks)
+		config_set(&b->cfg, "DISKS", disks ? "yes" : "no", "option");
 	if (b->retries < 1 || b->retries > 100 || b->retry_delay < 0 ||
 	    b->linger_max < 0 || b->linger_samples < 1 ||
 	    b->stall_timeout <= 0 || b->upload_limit < 0)
@@ -854,6 +969,8 @@ static void boel_init(struct boel *b)
 {
 	memset(b, 0, sizeof(*b));
 	config_init(&b->cfg);
+	disklayout_init(&b->dl);
+	diskprep_init(&b->dp);
 	b->linger_max = 300;
 	b->linger_samples = 3;
 	b->retries = 5;
@@ -914,6 +1031,12 @@ int main(int argc, const char **argv)
 		report_status(&b, STATUS_FAILED, 0);
 	summary(&b, ok);
 	cleanup(&b);
+	if (b.prepared && diskprep_umount(&b.dp) < 0) {
+		error("the disks were not all unmounted");
+		ok = 0;
+	}
+	diskprep_release(&b.dp);
+	disklayout_release(&b.dl);
 	if (log_flush_stdout() < 0)
 		ok = 0;
 	return ok ? 0 : 1;

@@ -25,9 +25,9 @@ static int status_of(int st)
 }
 
 /* In the child: stdin from /dev/null, then exec.  Never returns. */
-static void child_exec(const char *const *argv)
+static void child_exec(const char *const *argv, int in)
 {
-	int fd = open("/dev/null", O_RDONLY);
+	int fd = in >= 0 ? in : open("/dev/null", O_RDONLY);
 
 	if (fd >= 0 && fd != STDIN_FILENO) {
 		dup2(fd, STDIN_FILENO);
@@ -101,7 +101,35 @@ static void capture_all(struct capture *c, size_t n)
 
 int command_run(const char *const *argv, char **out, char **err)
 {
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st;
+	return command_run_input(argv, NULL, out, err);
+}
+
+/* A pipe already holding input, its write end closed: the reader sees
+ * input then EOF.  Returns the read end or -1 with a message. */
+static int input_pipe(const char *input, const char *prog)
+{
+	size_t len = strlen(input);
+	int p[2];
+
+	if (len > 60000)
+		return error("cannot feed %zu bytes to '%s': too long", len,
+			     prog);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return error_errno("cannot create a pipe for '%s'", prog);
+	if (write_all(p[1], input, len) < 0) {
+		error_errno("cannot write to '%s'", prog);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	close(p[1]);
+	return p[0];
+}
+
+int command_run_input(const char *const *argv, const char *input,
+		      char **out, char **err)
+{
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st, in = -1;
 	struct capture cap[2];
 	size_t n = 0;
 	pid_t pid;
@@ -110,6 +138,8 @@ int command_run(const char *const *argv, char **out, char **err)
 		*out = NULL;
 	if (err)
 		*err = NULL;
+	if (input && (in = input_pipe(input, argv[0])) < 0)
+		return -1;
 	if ((out && pipe2(po, O_CLOEXEC) < 0) ||
 	    (err && pipe2(pe, O_CLOEXEC) < 0)) {
 		error_errno("cannot create a pipe for '%s'", argv[0]);
@@ -126,8 +156,10 @@ int command_run(const char *const *argv, char **out, char **err)
 			dup2(po[1], STDOUT_FILENO);
 		if (err)
 			dup2(pe[1], STDERR_FILENO);
-		child_exec(argv);
+		child_exec(argv, in);
 	}
+	if (in >= 0)
+		close(in);
 	memset(cap, 0, sizeof(cap));
 	if (out) {
 		close(po[1]);
@@ -148,6 +180,8 @@ int command_run(const char *const *argv, char **out, char **err)
 			return error_errno("cannot wait for '%s'", argv[0]);
 	return status_of(st);
 fail:
+	if (in >= 0)
+		close(in);
 	for (int i = 0; i < 2; i++) {
 		if (po[i] >= 0)
 			close(po[i]);
@@ -181,7 +215,7 @@ pid_t command_start(const char *const *argv, const char *logfile)
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		child_exec(argv);
+		child_exec(argv, -1);
 	}
 	if (fd >= 0)
 		close(fd);

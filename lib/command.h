@@ -14,6 +14,11 @@
  * when it could not be run at all (then *out and *err are NULL). */
 int command_run(const char *const *argv, char **out, char **err);
 
+/* Like command_run(), with stdin reading input (a string of at most
+ * 60000 bytes) instead of /dev/null; NULL input: /dev/null. */
+int command_run_input(const char *const *argv, const char *input,
+		      char **out, char **err);
+
 /* Starts argv in the background, stdin from /dev/null and stdout and
  * stderr appended to logfile (NULL: inherited).  Returns the PID or -1
  * with a message. */

@@ -1,0 +1,179 @@
+#!/bin/bash
+test_description='si_boel --prepare-disks: partitions, filesystems, mounts and fstab from a recorded layout, on loop devices'
+. "$(dirname "$0")/test-lib.sh" && . "$TEST_DIR/lib-server.sh"
+require_root
+require_cmd rsync opentracker mktorrent aria2c python3 sfdisk losetup partx \
+	blkid e2fsck mkfs.ext4 mkswap
+
+EXT4_FEATURES=has_journal,ext_attr,resize_inode,dir_index,filetype,extent,64bit,flex_bg,sparse_super,large_file,huge_file,dir_nlink,extra_isize,metadata_csum
+GPT_ID=4B6A8E3C-1D2E-4F50-8A9B-0C1D2E3F4A5B
+SWAP_PUUID=11111111-2222-4333-8444-555555555555
+ROOT_PUUID=66666666-7777-4888-9999-AAAAAAAAAAAA
+ROOT_UUID=0c6b1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3
+SWAP_UUID=9a8b7c6d-5e4f-4321-8765-0fedcba98765
+VAR_UUID=1b2c3d4e-5f60-4718-9a2b-3c4d5e6f7081
+
+# GPT: 8 MiB swap, then root (32 MiB recorded, grows to fill the disk).
+write_gpt_layout() {
+	cat >"$1" <<-EOF
+	# swarmimager disklayout 1
+	host name=gold
+	disk dev=/dev/vda size=50331648 sector_size=512 table=gpt id=$GPT_ID first_lba=2048 last_lba=98270
+	part disk=/dev/vda num=1 dev=/dev/vda1 start=2048 sectors=16384 size=8388608 type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F uuid=$SWAP_PUUID name=swap grow=0
+	part disk=/dev/vda num=2 dev=/dev/vda2 start=18432 sectors=65536 size=33554432 type=0FC63DAF-8483-4772-8E79-3D69D8477DE4 uuid=$ROOT_PUUID name=root\\040fs grow=1
+	fs dev=/dev/vda1 type=swap uuid=$SWAP_UUID label=sw mount=swap options=sw version=1
+	fs dev=/dev/vda2 type=ext4 uuid=$ROOT_UUID label=root mount=/ options=errors=remount-ro version=1.0 block_size=4096 inode_size=256 features=$EXT4_FEATURES,needs_recovery
+	mount path=/ type=ext4 source=/dev/vda2 options=rw,relatime local=1
+	fstab spec=UUID=$ROOT_UUID file=/ type=ext4 options=errors=remount-ro freq=0 passno=1
+	fstab spec=UUID=$SWAP_UUID file=none type=swap options=sw freq=0 passno=0
+	fstab spec=tmpfs file=/tmp type=tmpfs options=size=10% freq=0 passno=0
+	EOF
+}
+
+# MBR: bootable root, an extended partition holding /var (a logical
+# partition, mounted deeper), then swap-less.
+write_mbr_layout() {
+	cat >"$1" <<-EOF
+	# swarmimager disklayout 1
+	disk dev=/dev/sda size=50331648 sector_size=512 table=dos id=0x1234abcd
+	part disk=/dev/sda num=1 dev=/dev/sda1 start=2048 sectors=40960 size=20971520 type=83 bootable=1
+	part disk=/dev/sda num=2 dev=/dev/sda2 start=43008 sectors=40960 size=20971520 type=5 grow=1
+	part disk=/dev/sda num=5 dev=/dev/sda5 start=45056 sectors=38912 size=19922944 type=83 grow=1
+	fs dev=/dev/sda1 type=ext4 label=mbrroot mount=/ options=defaults
+	fs dev=/dev/sda5 type=ext4 uuid=$VAR_UUID mount=/var options=noatime
+	EOF
+}
+
+# new_disk NAME SIZE: a loop device over a sparse file NAME.img, with
+# partition scanning; DISK_DEV names it; detached at exit.
+new_disk() {
+	truncate -s "$2" "$1.img" &&
+	DISK_DEV=$(losetup -P --show -f "$1.img") || return 1
+	test_atexit "losetup -d $DISK_DEV"
+}
+
+# part N: the partition device N of $DISK_DEV.
+part() { echo "${DISK_DEV}p$1"; }
+
+# check_tree DEV [VARDEV]: the filesystem holds the image (and our fstab).
+check_tree() {
+	mkdir -p mnt &&
+	mount -o ro "$1" mnt && test_atexit "umount $TRASH/mnt" &&
+	if [ -n "${2:-}" ]; then
+		mount -o ro "$2" mnt/var && test_atexit "umount $TRASH/mnt/var"
+	fi &&
+	tree_diff "$SRV/images/img" mnt --exclude etc/swarmimager \
+		--exclude etc/fstab --exclude lost+found --exclude var/lost+found &&
+	grep "^IMAGENAME=img$" mnt/etc/swarmimager/installed &&
+	cp mnt/etc/fstab fstab.out &&
+	if [ -n "${2:-}" ]; then umount mnt/var; fi &&
+	umount mnt
+}
+
+test_expect_success 'server fixture with an image and its layout' '
+	server_fixture_init &&
+	fixture_image_tree "$SRV/images/img" &&
+	fixture_pack image img &&
+	write_gpt_layout "$SRV/images/.img.disklayout" &&
+	start_server_fixture
+'
+
+test_expect_success 'GPT: swap and a growing ext4 root, then the image' '
+	new_disk gpt 64M &&
+	mkdir -p t1 &&
+	boel t1 --image img --no-seed-wait --prepare-disks --disks $DISK_DEV \
+		>out1 2>err1; rc=$?; cat out1 err1;
+	test $rc -eq 0 &&
+	grep "installed image img" out1 &&
+	! grep -q " $TRASH/t1" /proc/self/mounts &&
+	sfdisk --dump $DISK_DEV >dump1 && cat dump1 &&
+	grep "^label: gpt$" dump1 &&
+	grep "^label-id: $GPT_ID$" dump1 &&
+	grep "^$(part 1) : start= *2048, size= *16384, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, uuid=$SWAP_PUUID, name=\"swap\"$" dump1 &&
+	last=$(sed -n "s/^last-lba: //p" dump1) &&
+	grep "^$(part 2) : start= *18432, size= *$(( (last + 1) / 2048 * 2048 - 18432 )), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$ROOT_PUUID, name=\"root fs\"$" dump1 &&
+	e2fsck -fn $(part 2) &&
+	test "$(blkid -p -o value -s UUID $(part 2))" = $ROOT_UUID &&
+	test "$(blkid -p -o value -s LABEL $(part 2))" = root &&
+	test "$(blkid -p -o value -s TYPE $(part 1))" = swap &&
+	test "$(blkid -p -o value -s UUID $(part 1))" = $SWAP_UUID &&
+	dumpe2fs -h $(part 2) 2>/dev/null | grep -E "^Inode size:[[:space:]]*256$" &&
+	check_tree $(part 2) &&
+	cat fstab.out &&
+	grep -P "^UUID=$ROOT_UUID\t/\text4\terrors=remount-ro\t0\t1$" fstab.out &&
+	grep -P "^UUID=$SWAP_UUID\tnone\tswap\tsw\t0\t0$" fstab.out &&
+	grep -P "^tmpfs\t/tmp\ttmpfs\tsize=10%\t0\t0$" fstab.out &&
+	test $(grep -c "^UUID=" fstab.out) = 2
+'
+
+test_expect_success 'MBR from --disklayout: extended and logical partitions, /var mounted under /' '
+	write_mbr_layout mbr.layout &&
+	new_disk mbr 48M &&
+	mkdir -p t2 &&
+	boel t2 --image img --no-seed-wait --disklayout mbr.layout \
+		--disks $DISK_DEV >out2 2>err2; rc=$?; cat out2 err2;
+	test $rc -eq 0 &&
+	sfdisk --dump $DISK_DEV >dump2 && cat dump2 &&
+	grep "^label: dos$" dump2 &&
+	grep "^label-id: 0x1234abcd$" dump2 &&
+	grep "^$(part 1) : start= *2048, size= *40960, type=83, bootable$" dump2 &&
+	grep "^$(part 2) : start= *43008, size= *55296, type=5$" dump2 &&
+	grep "^$(part 5) : start= *45056, size= *53248, type=83$" dump2 &&
+	e2fsck -fn $(part 1) && e2fsck -fn $(part 5) &&
+	test "$(blkid -p -o value -s LABEL $(part 1))" = mbrroot &&
+	test "$(blkid -p -o value -s UUID $(part 5))" = $VAR_UUID &&
+	grep "mounted $(part 5) on $TRASH/t2/var" err2 &&
+	check_tree $(part 1) $(part 5) &&
+	rootuuid=$(blkid -p -o value -s UUID $(part 1)) &&
+	grep -P "^UUID=$rootuuid\t/\text4\tdefaults\t0\t1$" fstab.out &&
+	grep -P "^UUID=$VAR_UUID\t/var\text4\tnoatime\t0\t2$" fstab.out
+'
+
+test_expect_success 'a disk too small for the layout: refused, left untouched' '
+	new_disk small 24M &&
+	printf "label: dos\n,8M,83\n" | sfdisk -q $DISK_DEV &&
+	sfdisk --dump $DISK_DEV >before3 &&
+	mkdir -p t3 &&
+	boel t3 --image img --no-seed-wait --prepare-disks --disks $DISK_DEV \
+		>out3 2>err3; rc=$?; cat out3 err3;
+	test $rc -eq 1 &&
+	grep "si_boel: disk $DISK_DEV is too small for the layout of /dev/vda: it needs 43008512 bytes (41.0 MiB), $DISK_DEV has 25165824 bytes (24.0 MiB)" err3 &&
+	grep "no completion record" out3 &&
+	sfdisk --dump $DISK_DEV >after3 &&
+	test_cmp before3 after3 &&
+	! test -e t3/etc/swarmimager/installed &&
+	! grep -q "$DISK_DEV" /proc/self/mounts
+'
+
+test_expect_success 'a mounted disk is refused' '
+	new_disk busy 64M &&
+	printf "label: dos\n,,83\n" | sfdisk -q $DISK_DEV &&
+	{ test -b $(part 1) || partx -a $DISK_DEV; } &&
+	mkfs.ext4 -q $(part 1) && mkdir -p busy && mount $(part 1) busy &&
+	test_atexit "umount $TRASH/busy" &&
+	mkdir -p t4 &&
+	boel t4 --image img --no-seed-wait --prepare-disks --disks $DISK_DEV \
+		>out4 2>err4; rc=$?; cat err4;
+	test $rc -eq 1 &&
+	grep "si_boel: refusing to touch disk $DISK_DEV: it is mounted (on .$TRASH/busy.)" err4 &&
+	umount busy && e2fsck -fn $(part 1)
+'
+
+test_expect_success 'DISKS=auto without a layout on the server installs into the target as it is' '
+	mv "$SRV/images/.img.disklayout" img.layout &&
+	mkdir -p t5 &&
+	boel t5 --image img --no-seed-wait --set DISKS=auto >out5 2>err5;
+	rc=$?; mv img.layout "$SRV/images/.img.disklayout"; cat err5;
+	test $rc -eq 0 &&
+	grep "no disk layout for image img on the server" err5 &&
+	tree_diff "$SRV/images/img" t5 --exclude etc/swarmimager
+'
+
+test_expect_success 'bad settings are usage errors' '
+	expect_exit 2 boel t6 --image img --set DISKS=maybe 2>err6 &&
+	grep "invalid DISKS=.maybe." err6 &&
+	expect_exit 2 boel t6 --image img --prepare-disks --no-prepare-disks 2>err7 &&
+	grep "conflict" err7
+'
+
+test_done
