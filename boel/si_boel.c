@@ -960,7 +960,9 @@ static int load_settings(struct boel *b)
 	    gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
 		host[strcspn(host, ".")] = '\0';
-		config_set(&b->cfg, "HOSTNAME", host, "gethostname");
+		/* An unnamed kernel says "(none)": no host name then. */
+		if (valid_name(host))
+			config_set(&b->cfg, "HOSTNAME", host, "gethostname");
 	}
 	return check_settings(b);
 }

@@ -88,7 +88,8 @@ boel_dhcpd() {
 # boel_vm_start NAME INDEX DISK APPEND...: boots the environment in $BOEL_DIR
 # with DISK as virtio disk, a tap on br0, MAC ending in INDEX, and the
 # given kernel command line words; console in NAME.log; PID in NAME.pid.
-# A hard timeout of 120 s kills a VM that does not power off.
+# A hard timeout of $BOEL_VM_TIMEOUT s (120) kills a VM that does not power
+# off; it gets $BOEL_VM_MEM MB of memory (512).
 boel_vm_start() {
 	local name=$1 idx=$2 disk=$3; shift 3
 	local tap=tap$idx mac
@@ -96,8 +97,8 @@ boel_vm_start() {
 	in_ns ip tuntap add dev "$tap" mode tap &&
 	in_ns ip link set "$tap" master br0 up || return 1
 	date +%s%N >"$TRASH/$name.start"
-	start_bg "$name" timeout -k 5 120 ip netns exec "$BOEL_NS" \
-		qemu-system-x86_64 -machine q35 -accel "$QEMU_ACCEL" -m 512 \
+	start_bg "$name" timeout -k 5 "${BOEL_VM_TIMEOUT:-120}" ip netns exec "$BOEL_NS" \
+		qemu-system-x86_64 -machine q35 -accel "$QEMU_ACCEL" -m "${BOEL_VM_MEM:-512}" \
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$BOEL_DIR/vmlinuz" -initrd "$BOEL_DIR/initrd.img" \
 		-append "console=ttyS0 quiet panic=-1 $*" \
