@@ -94,9 +94,14 @@ static int virtual_disk(const char *n)
 	return 0;
 }
 
-static int cmp_version(const void *a, const void *b)
+/* The kernel's order of disk names: sdb before sdaa, nvme2n1 before
+ * nvme10n1 (shorter first, then bytewise). */
+static int cmp_disk(const void *a, const void *b)
 {
-	return strverscmp(*(char *const *)a, *(char *const *)b);
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t lx = strlen(x), ly = strlen(y);
+
+	return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
 }
 
 static void add_name(char ***v, size_t *n, const char *name)
@@ -135,7 +140,7 @@ static void order_word(struct diskprep *dp, const char *w, char ***v,
 	}
 	if (d)
 		closedir(d);
-	qsort(found, nf, sizeof(char *), cmp_version);
+	qsort(found, nf, sizeof(char *), cmp_disk);
 	for (size_t i = 0; i < nf; i++) {
 		add_name(v, n, found[i]);
 		free(found[i]);

@@ -129,6 +129,20 @@ test_expect_success 'MBR from --disklayout: extended and logical partitions, /va
 	grep -P "^UUID=$VAR_UUID\t/var\text4\tnoatime\t0\t2$" fstab.out
 '
 
+test_expect_success 'a failure after the disks are ready: unmounted cleanly, no completion record' '
+	new_disk late 64M &&
+	mkdir -p t7 &&
+	boel t7 --image img --no-seed-wait --prepare-disks --disks $DISK_DEV \
+		--overrides nosuch >out7 2>err7; rc=$?; cat out7 err7;
+	test $rc -eq 1 &&
+	grep "override .nosuch. (from OVERRIDES) is not on the server" err7 &&
+	grep "no completion record" out7 &&
+	! test -e t7/etc &&
+	e2fsck -fn $(part 2) &&
+	debugfs -R "stat /etc/issue" $(part 2) 2>/dev/null | grep -q "Size: 8" &&
+	! debugfs -R "stat /etc/swarmimager/installed" $(part 2) 2>&1 | grep -q "Inode:"
+'
+
 test_expect_success 'a disk too small for the layout: refused, left untouched' '
 	new_disk small 24M &&
 	printf "label: dos\n,8M,83\n" | sfdisk -q $DISK_DEV &&

@@ -114,7 +114,7 @@ test_expect_success 'four VMs install their blank disks from the swarm and power
 	for i in 1 2 3 4; do
 		truncate -s 256M vm$i.img &&
 		boel_vm_start vm$i $i vm$i.img \
-			ip=$BOEL_NET.1$i:::24::eth0:none HOSTNAME=node$i $boot ||
+			ip=$BOEL_NET.1$i::$BOEL_SERVER:255.255.255.0::eth0:none HOSTNAME=node$i $boot ||
 			return 1
 	done &&
 	boel_vm_wait vm1 vm2 vm3 vm4 &&
