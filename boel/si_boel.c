@@ -687,32 +687,59 @@ static int prepare(struct boel *b)
 
 /* --- preparing the disks ------------------------------------------- */
 
+/* Whether the server's images module lists .NAME.disklayout (network
+ * errors are retried and fail; a missing file is not an error). */
+static int layout_listed(struct boel *b, const char *file, int *listed)
+{
+	const char *args[] = { "--list-only", "--timeout=60", NULL };
+	char *url = fetch_url(b->s.imageserver, "images/"), *out = NULL;
+	char *save = NULL, *line;
+	int ret = fetch_rsync("the list of images", args, url, NULL, &b->retry,
+			      &out);
+
+	*listed = 0;
+	for (line = ret ? NULL : strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *last = strrchr(line, ' ');
+
+		*listed |= line[0] == '-' && last && !strcmp(last + 1, file);
+	}
+	free(out);
+	free(url);
+	return ret;
+}
+
 /* Loads the layout from --disklayout, else fetches the image's from the
  * server (images/.NAME.disklayout).  Returns 1 when there is one, 0 when
  * DISKS=auto and the server has none, -1 on errors. */
 static int load_layout(struct boel *b, int required)
 {
 	const char *args[] = { "-t", "--timeout=60", NULL };
-	struct fetch_retry once = b->retry;
-	char *name, *url, *dst;
-	int ret;
+	char *file, *path, *url, *dst;
+	int ret, listed;
 
 	if (b->layout_file)
 		return disklayout_load(&b->dl, b->layout_file) < 0 ? -1 : 1;
-	name = xasprintf("images/.%s.disklayout", b->s.imagename);
-	url = fetch_url(b->s.imageserver, name);
+	file = xasprintf(".%s.disklayout", b->s.imagename);
+	path = xasprintf("images/%s", file);
+	url = fetch_url(b->s.imageserver, path);
 	dst = xasprintf("%s/%s.disklayout", b->work, b->s.imagename);
-	if (!required)
-		once.tries = 1;
-	ret = fetch_rsync(name, args, url, dst, &once, NULL);
-	if (ret < 0 && !required) {
+	if (layout_listed(b, file, &listed) < 0) {
+		ret = -1;
+	} else if (!listed && !required) {
 		notice("no disk layout for image %s on the server: installing "
 		       "into %s as it is (DISKS=auto)", b->s.imagename, b->root);
 		ret = 0;
-	} else if (ret == 0) {
-		ret = disklayout_load(&b->dl, dst) < 0 ? -1 : 1;
+	} else if (!listed) {
+		ret = error("no disk layout for image %s on '%s' (no %s)",
+			    b->s.imagename, b->s.imageserver, path);
+	} else {
+		ret = fetch_rsync(path, args, url, dst, &b->retry, NULL);
+		if (!ret)
+			ret = disklayout_load(&b->dl, dst) < 0 ? -1 : 1;
 	}
-	free(name);
+	free(file);
+	free(path);
 	free(url);
 	free(dst);
 	return ret;

@@ -173,13 +173,15 @@ test_expect_success 'a mounted disk is refused' '
 	umount busy && e2fsck -fn $(part 1)
 '
 
-test_expect_success 'DISKS=auto without a layout on the server installs into the target as it is' '
+test_expect_success 'without a layout on the server: DISKS=auto installs into the target as it is, DISKS=yes fails' '
 	mv "$SRV/images/.img.disklayout" img.layout &&
 	mkdir -p t5 &&
 	boel t5 --image img --no-seed-wait --set DISKS=auto >out5 2>err5;
-	rc=$?; mv img.layout "$SRV/images/.img.disklayout"; cat err5;
-	test $rc -eq 0 &&
+	rc=$?; cat err5; test $rc -eq 0 &&
 	grep "no disk layout for image img on the server" err5 &&
+	expect_exit 1 boel t5b --image img --no-seed-wait --prepare-disks >out5b 2>err5b;
+	rc=$?; mv img.layout "$SRV/images/.img.disklayout"; cat err5b; test $rc = 0 &&
+	grep "si_boel: no disk layout for image img on .$IMAGESERVER. (no images/.img.disklayout)" err5b &&
 	tree_diff "$SRV/images/img" t5 --exclude etc/swarmimager
 '
 
