@@ -49,10 +49,75 @@ make_image() {
 		head -c 1048576 /dev/urandom >"$d/data/f$i" || return 1
 	done &&
 	write_layout "$B/images/.img.disklayout" &&
+	if [ -n "$have_grub" ]; then make_grub_image "$B/images/grubimg" || return 1; fi &&
 	echo "BT_TRACKER_PORT=6969" >"$B/etc/bittorrent.conf" &&
-	si_installbtimage --base "$B" --address "$BOEL_SERVER" --images img \
+	si_installbtimage --base "$B" --address "$BOEL_SERVER" \
 		>pack.out 2>pack.err || { cat pack.err; return 1; }
 }
+
+# GRUB for the boot-from-disk check: Debian's grub packages (and the two
+# libraries grub-install needs that the host lacks), fetched once with
+# apt-get download into a cache as mkboel does; skipped without them.
+GRUB_CACHE=${SI_GRUB_CACHE:-/var/cache/swarmimager/grubtest}
+GRUB_DEBS="grub-pc-bin grub-common grub2-common libefiboot1 libefivar1"
+grub_debs() {
+	local p
+	mkdir -p "$GRUB_CACHE" || return 1
+	for p in $GRUB_DEBS; do
+		ls "$GRUB_CACHE/${p}_"*_amd64.deb >/dev/null 2>&1 ||
+		(cd "$GRUB_CACHE" && timeout 120 apt-get -q=2 \
+			-o APT::Sandbox::User=root download "$p" >/dev/null 2>&1) ||
+			return 1
+	done
+}
+
+# make_grub_image DIR: a tiny system that carries GRUB: the packages
+# unpacked, the host's libraries of grub-install and grub-probe, busybox
+# as /bin/sh, and an update-grub that writes a grub.cfg printing a marker
+# with the UUID of the filesystem GRUB booted from (a stand-in for the
+# distribution's grub-mkconfig, which needs a full userland).
+make_grub_image() {
+	local g=$1 deb lib bb
+	mkdir -p "$g"/usr/bin "$g"/usr/sbin "$g"/usr/lib/x86_64-linux-gnu \
+		"$g"/usr/lib64 "$g"/boot/grub "$g"/etc "$g"/tmp "$g"/dev \
+		"$g"/proc "$g"/sys &&
+	for d in bin sbin lib lib64; do ln -s "usr/$d" "$g/$d" || return 1; done &&
+	for deb in "$GRUB_CACHE"/*.deb; do dpkg-deb -x "$deb" "$g" || return 1; done &&
+	for lib in $(LD_LIBRARY_PATH=$g/usr/lib/x86_64-linux-gnu ldd \
+			"$g/usr/sbin/grub-install" "$g/usr/sbin/grub-probe" |
+			awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+		case "$lib" in "$g"/*) continue ;; esac
+		cp -L "$lib" "$g/usr/lib/x86_64-linux-gnu/$(basename "$lib")" || return 1
+	done &&
+	cp -L /lib64/ld-linux-x86-64.so.2 "$g/usr/lib64/" &&
+	bb=$(ls -1 "$MKBOEL_CACHE"/busybox-static_*.deb | sort -V | tail -n 1) &&
+	dpkg-deb -x "$bb" "$TRASH/bbx" && cp "$TRASH/bbx/bin/busybox" "$g/usr/bin/busybox" &&
+	ln -s busybox "$g/usr/bin/sh" &&
+	rm -f "$g/usr/sbin/update-grub" &&
+	cat >"$g/usr/sbin/update-grub" <<-'EOF' &&
+	#!/bin/sh
+	/usr/bin/busybox cat >/boot/grub/grub.cfg <<'CFG'
+	serial --unit=0 --speed=115200
+	terminal_input serial
+	terminal_output serial
+	probe --set=uuid --fs-uuid $root
+	echo "swarmimager-grub-marker root=$uuid"
+	sleep 1
+	halt
+	CFG
+	EOF
+	chmod 755 "$g/usr/sbin/update-grub" &&
+	cat >"$B/images/.grubimg.disklayout" <<-EOF
+	# swarmimager disklayout 1
+	disk dev=/dev/vda size=134217728 sector_size=512 table=gpt
+	part disk=/dev/vda num=1 dev=/dev/vda1 start=2048 sectors=2048 size=1048576 type=21686148-6E49-6E6F-744E-656564454649 name=bios grow=0
+	part disk=/dev/vda num=2 dev=/dev/vda2 start=4096 sectors=225280 size=115343360 type=0FC63DAF-8483-4772-8E79-3D69D8477DE4 grow=1
+	fs dev=/dev/vda2 type=ext4 uuid=$GRUB_UUID label=grubroot mount=/
+	EOF
+}
+GRUB_UUID=5f4e3d2c-1b0a-4987-a6b5-c4d3e2f1a0b9
+have_grub=
+grub_debs && have_grub=1
 
 # The partition table every good node must have (sizes in sectors).
 expect_dump() {
@@ -105,7 +170,7 @@ test_expect_success 'image server: si_installbtimage, si_seeder in a namespace' 
 		--address "$BOEL_SERVER" --tracker-port 6969 --rsync-port 873 \
 		--bt-port 0 &&
 	wait_for_line 30 seeder.log "si_seeder: ready:" &&
-	grep "torrents 1" seeder.log
+	grep "torrents $((1 + ${have_grub:-0}))\$" seeder.log
 '
 
 boot="IMAGESERVER=$BOEL_SERVER IMAGENAME=img SI_POST_ACTION=poweroff SI_ERROR_ACTION=poweroff BITTORRENT_POLLING_TIME=10"
@@ -139,5 +204,26 @@ test_expect_success 'a disk too small for the layout: a clear message, failure, 
 	grep "boel: powering off" small.log &&
 	test -z "$(tr -d "\\000" <small.img | head -c 1)"
 '
+
+if [ -z "$have_grub" ]; then
+	test_skip "a VM installs GRUB and boots from its disk" "no grub packages in $GRUB_CACHE nor from apt"
+else
+test_expect_success 'an image with GRUB: installed on the disk, the VM boots from it' '
+	truncate -s 128M grub.img &&
+	boel_vm_start grub 8 grub.img ip=$BOEL_NET.18::$BOEL_SERVER:255.255.255.0::eth0:none \
+		IMAGESERVER=$BOEL_SERVER IMAGENAME=grubimg SI_POST_ACTION=poweroff \
+		SI_ERROR_ACTION=poweroff BITTORRENT_SEED_WAIT=n &&
+	boel_vm_wait grub &&
+	grep "si_boel: installing GRUB (i386-pc) on /dev/vda" grub.log &&
+	grep "si_boel: installed image grubimg into /a" grub.log &&
+	start_bg diskboot timeout -k 5 120 qemu-system-x86_64 -machine q35 \
+		-accel "$QEMU_ACCEL" -m 256 -nographic -no-reboot -nodefaults \
+		-serial stdio -drive file=grub.img,if=virtio,format=raw -net none &&
+	wait_for_line 100 diskboot.log "swarmimager-grub-marker" &&
+	grep -a "swarmimager-grub-marker root=$GRUB_UUID" diskboot.log &&
+	kill_pid $(cat diskboot.pid)
+'
+fi
+say "grub: install $(cat grub.secs 2>/dev/null) s; boot from disk to marker: see diskboot.log"
 
 test_done
