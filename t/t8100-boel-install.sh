@@ -110,7 +110,7 @@ make_grub_image() {
 	cat >"$B/images/.grubimg.disklayout" <<-EOF
 	# swarmimager disklayout 1
 	disk dev=/dev/vda size=134217728 sector_size=512 table=gpt
-	part disk=/dev/vda num=1 dev=/dev/vda1 start=2048 sectors=2048 size=1048576 type=21686148-6E49-6E6F-744E-656564454649 name=bios grow=0
+	part disk=/dev/vda num=1 dev=/dev/vda1 start=2048 sectors=2048 size=1048576 type=21686148-6449-6E6F-744E-656564454649 name=bios grow=0
 	part disk=/dev/vda num=2 dev=/dev/vda2 start=4096 sectors=225280 size=115343360 type=0FC63DAF-8483-4772-8E79-3D69D8477DE4 grow=1
 	fs dev=/dev/vda2 type=ext4 uuid=$GRUB_UUID label=grubroot mount=/
 	EOF
