@@ -30,16 +30,23 @@ write_gpt_layout() {
 	EOF
 }
 
-# MBR: bootable root, an extended partition holding /var (a logical
-# partition, mounted deeper), then swap-less.
+# MBR: bootable root, a FAT32 /boot/efi, an extended partition holding
+# /var (a logical partition, mounted deeper); no swap.
+# The FAT filesystem is mounted only where the kernel can (vfat module).
+EFI_MOUNT=
+if grep -qw vfat /proc/filesystems || modprobe vfat 2>/dev/null; then
+	EFI_MOUNT="mount=/boot/efi options=umask=0077"
+fi
 write_mbr_layout() {
 	cat >"$1" <<-EOF
 	# swarmimager disklayout 1
 	disk dev=/dev/sda size=50331648 sector_size=512 table=dos id=0x1234abcd
 	part disk=/dev/sda num=1 dev=/dev/sda1 start=2048 sectors=40960 size=20971520 type=83 bootable=1
-	part disk=/dev/sda num=2 dev=/dev/sda2 start=43008 sectors=40960 size=20971520 type=5 grow=1
-	part disk=/dev/sda num=5 dev=/dev/sda5 start=45056 sectors=38912 size=19922944 type=83 grow=1
+	part disk=/dev/sda num=2 dev=/dev/sda2 start=43008 sectors=73728 size=37748736 type=ef
+	part disk=/dev/sda num=3 dev=/dev/sda3 start=116736 sectors=40960 size=20971520 type=5 grow=1
+	part disk=/dev/sda num=5 dev=/dev/sda5 start=118784 sectors=38912 size=19922944 type=83 grow=1
 	fs dev=/dev/sda1 type=ext4 label=mbrroot mount=/ options=defaults
+	fs dev=/dev/sda2 type=vfat uuid=ABCD-1234 label=EFI $EFI_MOUNT version=FAT32
 	fs dev=/dev/sda5 type=ext4 uuid=$VAR_UUID mount=/var options=noatime
 	EOF
 }
@@ -63,7 +70,8 @@ check_tree() {
 		mount -o ro "$2" mnt/var && test_atexit "umount $TRASH/mnt/var"
 	fi &&
 	tree_diff "$SRV/images/img" mnt --exclude etc/swarmimager \
-		--exclude etc/fstab --exclude lost+found --exclude var/lost+found &&
+		--exclude etc/fstab --exclude lost+found --exclude var/lost+found \
+		--exclude boot &&
 	grep "^IMAGENAME=img$" mnt/etc/swarmimager/installed &&
 	cp mnt/etc/fstab fstab.out &&
 	if [ -n "${2:-}" ]; then umount mnt/var; fi &&
@@ -108,7 +116,7 @@ test_expect_success 'GPT: swap and a growing ext4 root, then the image' '
 
 test_expect_success 'MBR from --disklayout: extended and logical partitions, /var mounted under /' '
 	write_mbr_layout mbr.layout &&
-	new_disk mbr 48M &&
+	new_disk mbr 96M &&
 	mkdir -p t2 &&
 	boel t2 --image img --no-seed-wait --disklayout mbr.layout \
 		--disks $DISK_DEV >out2 2>err2; rc=$?; cat out2 err2;
@@ -117,8 +125,13 @@ test_expect_success 'MBR from --disklayout: extended and logical partitions, /va
 	grep "^label: dos$" dump2 &&
 	grep "^label-id: 0x1234abcd$" dump2 &&
 	grep "^$(part 1) : start= *2048, size= *40960, type=83, bootable$" dump2 &&
-	grep "^$(part 2) : start= *43008, size= *55296, type=5$" dump2 &&
-	grep "^$(part 5) : start= *45056, size= *53248, type=83$" dump2 &&
+	grep "^$(part 2) : start= *43008, size= *73728, type=ef$" dump2 &&
+	grep "^$(part 3) : start= *116736, size= *79872, type=5$" dump2 &&
+	grep "^$(part 5) : start= *118784, size= *77824, type=83$" dump2 &&
+	test "$(blkid -p -o value -s UUID $(part 2))" = ABCD-1234 &&
+	test "$(blkid -p -o value -s VERSION $(part 2))" = FAT32 &&
+	test "$(blkid -p -o value -s LABEL $(part 2))" = EFI &&
+	fsck.fat -n $(part 2) &&
 	e2fsck -fn $(part 1) && e2fsck -fn $(part 5) &&
 	test "$(blkid -p -o value -s LABEL $(part 1))" = mbrroot &&
 	test "$(blkid -p -o value -s UUID $(part 5))" = $VAR_UUID &&
@@ -126,7 +139,12 @@ test_expect_success 'MBR from --disklayout: extended and logical partitions, /va
 	check_tree $(part 1) $(part 5) &&
 	rootuuid=$(blkid -p -o value -s UUID $(part 1)) &&
 	grep -P "^UUID=$rootuuid\t/\text4\tdefaults\t0\t1$" fstab.out &&
-	grep -P "^UUID=$VAR_UUID\t/var\text4\tnoatime\t0\t2$" fstab.out
+	grep -P "^UUID=$VAR_UUID\t/var\text4\tnoatime\t0\t2$" fstab.out &&
+	if [ -n "$EFI_MOUNT" ]; then
+		grep -P "^UUID=ABCD-1234\t/boot/efi\tvfat\tumask=0077\t0\t0$" fstab.out
+	else
+		! grep ABCD-1234 fstab.out
+	fi
 '
 
 test_expect_success 'a failure after the disks are ready: unmounted cleanly, no completion record' '
