@@ -841,11 +841,14 @@ static int load_settings(struct boel *b)
 	if (config_load_cmdline(&b->cfg, b->cmdline_file ? b->cmdline_file
 				: "/proc/cmdline", 0) < 0)
 		return -1;
+	/* A kernel nobody named says "(none)" (the boot environment before
+	 * DHCP or the command line named it): that is no name. */
 	if (!config_get(&b->cfg, "HOSTNAME") &&
 	    gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
 		host[strcspn(host, ".")] = '\0';
-		config_set(&b->cfg, "HOSTNAME", host, "gethostname");
+		if (*host && strcmp(host, "(none)"))
+			config_set(&b->cfg, "HOSTNAME", host, "gethostname");
 	}
 	return check_settings(b);
 }

@@ -64,6 +64,7 @@ struct seeder {
 	const char *address;
 	int bt_port, tracker_port, rsync_port;
 	int no_tracker, no_rsync;
+	unsigned add_flags;	/* --schedule: BT_ADD_SEED and the rest */
 
 	struct bt_session *ses;
 	struct seed **seeds;
@@ -382,7 +383,7 @@ static void sync_torrents(struct seeder *sd)
 		if (s->state != SEED_OK || s->t)
 			continue;
 		s->t = bt_torrent_add(sd->ses, s->path, sd->paths.tarballs,
-				      BT_ADD_SEED, err, sizeof(err));
+				      sd->add_flags, err, sizeof(err));
 		if (!s->t) {
 			s->state = SEED_BAD;
 			seed_problem(s, "%s", err);
@@ -501,6 +502,14 @@ static void print_status(struct seeder *sd)
 		verbose("  %s: %d peers, upload %s/s, uploaded %s", s->file,
 			st.num_peers, human_bytes(a, sizeof(a), st.upload_rate),
 			human_bytes(b, sizeof(b), (double)st.payload_up));
+		struct bt_stripe_stats ss;
+
+		if (bt_torrent_stripe_stats(s->t, &ss) == 0)
+			verbose("  %s: stripe: %lld pieces announced, %lld "
+				"again, %d never, %lld stock peers", s->file,
+				(long long)ss.fresh_pieces,
+				(long long)ss.repeat_pieces, ss.unsent_pieces,
+				(long long)ss.stock_peers);
 	}
 	notice("status: %zu torrents, %d peers, upload %s/s, uploaded %s", n,
 	       peers, human_bytes(a, sizeof(a), rate),
@@ -783,7 +792,7 @@ static void stop(struct seeder *sd)
 /* ---- options ---- */
 
 struct options {
-	char *base, *address, *bt_port, *tracker_port, *rsync_port;
+	char *base, *address, *bt_port, *tracker_port, *rsync_port, *schedule;
 	int no_tracker, no_rsync;
 };
 
@@ -803,6 +812,21 @@ static int port_value(const char *what, const char *opt, const char *conf,
 		die(1, "invalid %s '%s' in %s", key, v, e ? e->source : conf);
 	}
 	return (int)port;
+}
+
+/* --schedule: how the torrents are seeded (docs/perf/swarm-scheduling.md).
+ * stripe: each piece announced to one node at a time, so that the server
+ * sends about one copy; plain: a normal seed; super: libtorrent's super
+ * seeding. */
+static unsigned schedule_flags(const char *name)
+{
+	if (!name || !strcmp(name, "stripe"))
+		return BT_ADD_SEED | BT_ADD_STRIPE_SEED;
+	if (!strcmp(name, "plain"))
+		return BT_ADD_SEED;
+	if (!strcmp(name, "super"))
+		return BT_ADD_SEED | BT_ADD_SUPER_SEED;
+	die(2, "invalid schedule '%s' (stripe, plain or super)", name);
 }
 
 static void configure(struct seeder *sd, const struct options *o)
@@ -829,6 +853,7 @@ static void configure(struct seeder *sd, const struct options *o)
 				    "BT_RSYNC_PORT", 873, &cfg);
 	sd->no_tracker = o->no_tracker;
 	sd->no_rsync = o->no_rsync;
+	sd->add_flags = schedule_flags(o->schedule);
 	sd->tracker_dir = path_join(sd->paths.run, "tracker");
 	sd->rsyncd_conf = path_join(sd->paths.run, "rsyncd.conf");
 	sd->cfg_path = path_join(sd->paths.torrents, SEEDER_CFG);
@@ -856,6 +881,9 @@ int main(int argc, const char **argv)
 		  "do not run opentracker", NULL },
 		{ "no-rsync", '\0', POPT_ARG_NONE, &o.no_rsync, 0,
 		  "do not run the rsync daemon", NULL },
+		{ "schedule", '\0', POPT_ARG_STRING, &o.schedule, 0,
+		  "how torrents are seeded: stripe (default), plain or super",
+		  "NAME" },
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};
@@ -873,6 +901,6 @@ int main(int argc, const char **argv)
 	stop(&sd);
 	poptFreeContext(con);
 	free(o.base); free(o.address); free(o.bt_port);
-	free(o.tracker_port); free(o.rsync_port);
+	free(o.tracker_port); free(o.rsync_port); free(o.schedule);
 	return ret < 0 ? 1 : 0;
 }
