@@ -195,14 +195,14 @@ start_node() {
 node_row() {
 	awk -v rcf="$WORK/$1.rc" '
 		/ of .*, down .*\/s, up .*\/s/ {
-			pct = $3; sub(/%$/, "", pct)
+			if (match($0, /[0-9.]+% of/)) pct = substr($0, RSTART, RLENGTH - 4)
 			if (match($0, /down [^,]*\/s/)) down = substr($0, RSTART + 5, RLENGTH - 7)
 			if (match($0, /up [^,]*\/s/)) up = substr($0, RSTART + 3, RLENGTH - 5)
 			if (match($0, /extracted [0-9.]+%/)) ext = substr($0, RSTART + 10, RLENGTH - 11)
 			state = (pct + 0 < 100) ? "downloading" : "extracting"
 		}
 		/staging in/ && state == "" { state = "starting" }
-		/seeding until nobody needs us/ { state = "seeding"; pct = 100; down = "-"; up = "-" }
+		/seeding until nobody needs us/ { state = "seeding"; pct = 100; ext = 100; down = "-"; up = "-" }
 		/leaving the swarm/ { state = "left" }
 		END {
 			if ((getline rc < rcf) > 0) state = (rc == 0 ? "installed" : "FAILED")
@@ -261,13 +261,16 @@ summary() {
 	echo
 	echo "all nodes installed in ${worst:-?} s = $(awk -v a="${worst:-0}" -v b="$ideal" 'BEGIN { printf "%.2f", a / b }') x ideal;" \
 		"server sent $(numfmt --to=iec-i --suffix=B "$tx") = $(awk -v a="$tx" -v b="$IMAGE_SIZE" 'BEGIN { printf "%.2f", a / b }') image sizes" \
-		"(rsync $(( DEMO_NODES * IMAGE_SIZE / 1000000 )) MB would send $DEMO_NODES); $ok/$DEMO_NODES nodes ok"
+		"(one per node: $DEMO_NODES); $ok/$DEMO_NODES nodes ok"
 	[ "$ok" -eq "$DEMO_NODES" ]
 }
 
 main() {
 	local t0 tx0 tx=0 now el ideal deadline verified=0 n
-	WORK=$(mktemp -d /tmp/si-demo.XXXXXX) || die "cannot create a work directory"
+	# The nodes' roots and staging in RAM: each real node writes its own
+	# disk; here they would all share one.
+	WORK=$(mktemp -d /dev/shm/si-demo.XXXXXX 2>/dev/null || mktemp -d /tmp/si-demo.XXXXXX) ||
+		die "cannot create a work directory"
 	say "emulated cluster: server and $DEMO_NODES nodes at $DEMO_RATE"
 	cluster_up demo "$DEMO_NODES" "$DEMO_RATE" || die "cannot build the cluster"
 	case $DEMO_IMAGE in
