@@ -49,14 +49,18 @@ test_expect_success 'si_seeder serves it on loopback' '
 	test -n "$RSYNC_PORT"
 '
 
+# The host name is the kernel's unset "(none)", as in the boot environment:
+# that is no name, not an invalid one.
 test_expect_success 'an unknown image fails clearly, nothing installed' '
 	mkdir t-bad &&
-	expect_exit 1 env TMPDIR="$TRASH" si_boel --target t-bad \
+	expect_exit 1 unshare --uts sh -c "echo \"(none)\" >/proc/sys/kernel/hostname && exec \"\$@\"" - \
+		env TMPDIR="$TRASH" si_boel --target t-bad \
 		--imageserver "127.0.0.1:$RSYNC_PORT" --image nope \
 		--cmdline /dev/null --no-seed-wait --retry-delay 0.2 \
 		>bad.out 2>bad.err &&
 	grep "no image .nope.* the server has: image-img.tar.gz.torrent" bad.err &&
 	grep FAILED bad.out &&
+	! grep HOSTNAME bad.err &&
 	test -z "$(ls t-bad)"
 '
 
