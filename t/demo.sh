@@ -262,6 +262,8 @@ summary() {
 	echo "all nodes installed in ${worst:-?} s = $(awk -v a="${worst:-0}" -v b="$ideal" 'BEGIN { printf "%.2f", a / b }') x ideal;" \
 		"server sent $(numfmt --to=iec-i --suffix=B "$tx") = $(awk -v a="$tx" -v b="$IMAGE_SIZE" 'BEGIN { printf "%.2f", a / b }') image sizes" \
 		"(one per node: $DEMO_NODES); $ok/$DEMO_NODES nodes ok"
+	echo "(the nodes share this machine's $(nproc) cores: load average $(cut -d' ' -f1-3 /proc/loadavg);" \
+		"gunzip and extraction of every node run here too)"
 	[ "$ok" -eq "$DEMO_NODES" ]
 }
 
