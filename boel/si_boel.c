@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -899,6 +900,11 @@ int main(int argc, const char **argv)
 	int ok;
 
 	log_init(argv[0]);
+	/* Pax headers hold UTF-8 names (si_installbtimage packs under
+	 * C.UTF-8): in the C locale libarchive cannot convert them and warns,
+	 * which fails the install.  Other bytes are stored raw. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
 	boel_init(&b);
 	parse_options(&b, argc, argv);
 	if (load_settings(&b) < 0)
