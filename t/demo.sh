@@ -108,7 +108,8 @@ image_debootstrap() {
 	IMAGE_TREE=$tree IMAGE_KIND="Debian bookworm minbase (debootstrap)"
 }
 
-# image_generated: real files of this machine, about 80 MB.
+# image_generated: real files of this machine (directories added until
+# past 80 MB: about 140 MB with Python's library).
 image_generated() {
 	local tree="$DEMO_CACHE/generated" d
 	if [ ! -e "$tree/.swarmimager-demo-complete" ]; then
