@@ -200,6 +200,7 @@ node_row() {
 			if (match($0, /down [^,]*\/s/)) down = substr($0, RSTART + 5, RLENGTH - 7)
 			if (match($0, /up [^,]*\/s/)) up = substr($0, RSTART + 3, RLENGTH - 5)
 			if (match($0, /extracted [0-9.]+%/)) ext = substr($0, RSTART + 10, RLENGTH - 11)
+			if (match($0, /[0-9]+ peers/)) peers = substr($0, RSTART, RLENGTH - 6)
 			state = (pct + 0 < 100) ? "downloading" : "extracting"
 		}
 		/staging in/ && state == "" { state = "starting" }
@@ -208,19 +209,19 @@ node_row() {
 		END {
 			if ((getline rc < rcf) > 0) state = (rc == 0 ? "installed" : "FAILED")
 			if (state == "") state = "starting"
-			printf "%s|%s|%s|%s|%s\n", pct == "" ? 0 : pct, down == "" ? "-" : down,
-				up == "" ? "-" : up, ext == "" ? "-" : ext, state
+			printf "%s|%s|%s|%s|%s|%s\n", pct == "" ? 0 : pct, down == "" ? "-" : down,
+				up == "" ? "-" : up, ext == "" ? "-" : ext, peers == "" ? "-" : peers, state
 		}' "$WORK/$1.log" 2>/dev/null
 }
 
 TABLE_LINES=0
 show_table() {	# ELAPSED
-	local n row pct down up ext state out
-	out=$(printf '%-5s %7s %12s %12s %9s  %-11s\n' node percent down up extracted state
+	local n row pct down up ext peers state out
+	out=$(printf '%-5s %7s %12s %12s %9s %5s  %-11s\n' node percent down up extracted peers state
 	for n in $(cluster_nodes); do
 		row=$(node_row "$n")
-		IFS='|' read -r pct down up ext state <<<"$row"
-		printf '%-5s %6s%% %10s/s %10s/s %8s%%  %-11s\n' "$n" "$pct" "$down" "$up" "$ext" "$state"
+		IFS='|' read -r pct down up ext peers state <<<"$row"
+		printf '%-5s %6s%% %10s/s %10s/s %8s%% %5s  %-11s\n' "$n" "$pct" "$down" "$up" "$ext" "$peers" "$state"
 	done | sed 's|  -/s|   - |g; s| -%| - |')
 	if [ -t 1 ]; then
 		[ "$TABLE_LINES" -eq 0 ] || printf '\033[%dA' "$TABLE_LINES"
@@ -310,7 +311,9 @@ main() {
 			{ say "$n: the installed tree differs from the image:"; head -n 5 "$WORK/$n.verify"; }
 	done
 	say "verified: $verified of $DEMO_NODES installed trees equal the image"
-	summary "$t0" "$tx" "$ideal" && [ "$verified" -eq "$DEMO_NODES" ]
+	summary "$t0" "$tx" "$ideal" && [ "$verified" -eq "$DEMO_NODES" ] && return 0
+	DEMO_KEEP=1	# the logs tell what went wrong
+	return 1
 }
 
 main "$@"
