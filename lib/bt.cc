@@ -969,3 +969,28 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 	out->unsent_pieces = t->stripe->unsent;
 	return 0;
 }
+
+/* ---- branch fleet: image versions ---- */
+
+extern "C" int bt_torrent_file_comment(const char *path, char *buf,
+				       size_t len, char *err, size_t errlen)
+{
+	try {
+		lt::error_code ec;
+		lt::torrent_info ti(std::string(path), ec);
+
+		if (ec) {
+			set_err(err, errlen, std::string("cannot load torrent '") +
+				path + "': " + ec.message());
+			return -1;
+		}
+		std::snprintf(buf, len, "%s", ti.comment().c_str());
+		return 0;
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot load torrent '") + path +
+			"': " + e.what());
+	} catch (...) {
+		set_err(err, errlen, std::string("cannot load torrent '") + path + "'");
+	}
+	return -1;
+}

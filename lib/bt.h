@@ -207,6 +207,13 @@ int bt_torrent_stripe_stats(struct bt_torrent *t, struct bt_stripe_stats *st);
  * Returns 0 or -1. */
 int bt_torrent_reannounce(struct bt_torrent *t);
 
+/* ---- branch fleet: image versions ----
+ * Copies the torrent's comment field ("" when none) into buf (len bytes,
+ * truncated).  si_installbtimage writes "swarmimager image NAME version N"
+ * there.  Returns 0 or -1 with a message. */
+int bt_torrent_file_comment(const char *path, char *buf, size_t len,
+			    char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
