@@ -95,25 +95,41 @@ static long kept_version(const char *file, const char *name)
 	return v;
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* Lists the kept versions of name as "1 2 5" into a new string. */
 static char *kept_list(const char *tarballs, const char *name)
 {
 	char *dir = path_join(tarballs, VERSION_DIR), *list = xstrdup("");
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	long *v = NULL;
+	size_t n = 0;
 
 	while (d && (de = readdir(d))) {
-		long v = kept_version(de->d_name, name);
-		char *t;
+		long k = kept_version(de->d_name, name);
 
-		if (!v || !strstr(de->d_name, ".manifest"))
+		if (!k || !strstr(de->d_name, ".manifest"))
 			continue;
-		t = xasprintf("%s%s%ld", list, *list ? " " : "", v);
-		free(list);
-		list = t;
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = k;
 	}
 	if (d)
 		closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_long);
+	for (size_t i = 0; i < n; i++) {
+		char *t = xasprintf("%s%s%ld", list, *list ? " " : "", v[i]);
+
+		free(list);
+		list = t;
+	}
+	free(v);
 	free(dir);
 	return list;
 }
