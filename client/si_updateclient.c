@@ -545,13 +545,6 @@ static char *find_delta(struct uc_opts *o, int *failed)
 	int rc;
 
 	*failed = 0;
-	o->have = node_version(o);
-	if (!o->have) {
-		notice("'%s' records no version of image '%s': syncing with "
-		       "rsync", o->directory, o->image);
-		free(url); free(inc_img); free(inc_delta);
-		return NULL;
-	}
 	fetch_retry_init(&retry);
 	retry.tries = 3;
 	dst = xasprintf("%s/torrents/", o->work);
@@ -569,6 +562,12 @@ static char *find_delta(struct uc_opts *o, int *failed)
 	if (o->target <= 0) {
 		notice("the server's torrent of image '%s' names no version: "
 		       "syncing with rsync", o->image);
+		return NULL;
+	}
+	o->have = node_version(o);
+	if (!o->have) {
+		notice("'%s' records no version of image '%s': syncing with "
+		       "rsync", o->directory, o->image);
 		return NULL;
 	}
 	if (o->target == o->have) {
@@ -786,8 +785,12 @@ static int run(struct uc_opts *o)
 		r = apply_delta(o) < 0 ? -1 : 1;
 	else if (!o->rsync_only && !o->dry_run)
 		r = swarm_delta(o);
-	if (!r)
+	if (!r) {
 		r = rsync_image(o) < 0 ? -1 : 1;
+		/* the images module holds the tree of the current version */
+		if (o->target > 0 && !o->version)
+			o->version = xasprintf("%ld", o->target);
+	}
 	if (r < 0)
 		return 1;
 	if (o->url && rsync_overrides(o) < 0)

@@ -157,7 +157,9 @@ test_expect_success 'no recorded version: rsync mode, said so' '
 	reset_node n3 && rm nodes/n3/etc/swarmimager/installed &&
 	update n3 2>norec.err &&
 	grep -q "records no version of image .img.: syncing with rsync" norec.err &&
-	same_as_v2 n3 && grep -qx METHOD=rsync nodes/n3/etc/swarmimager/updated
+	same_as_v2 n3 && grep -qx METHOD=rsync nodes/n3/etc/swarmimager/updated &&
+	: the tree of the current version came: its version is recorded &&
+	grep -qx VERSION=2 nodes/n3/etc/swarmimager/updated
 '
 
 test_expect_success 'no delta for the node'"'"'s version: rsync mode, said so' '
@@ -168,7 +170,7 @@ test_expect_success 'no delta for the node'"'"'s version: rsync mode, said so' '
 	same_as_v2 n4
 '
 
-test_expect_success '--keep-versions 1 prunes version 1' '
+test_expect_success '--keep-versions 2 keeps versions 2 and 3, prunes 1' '
 	echo more >"$BASE/images/img/etc/extra" &&
 	si_installbtimage --base "$BASE" --address "$SIP" -q --keep-versions 2 &&
 	echo 3 >want && test_cmp want "$BASE/tarballs/image-img.version" &&
