@@ -528,6 +528,26 @@ static int seeder_port(const struct uc_opts *o)
 	return (int)port;
 }
 
+/* 1 when the server's rsync daemon exports module (a SystemImager server
+ * has no torrents module), 0 when not or unreachable. */
+static int has_module(const struct uc_opts *o, const char *module)
+{
+	char *url = xasprintf("%s/", o->url), *out = NULL, *line, *save = NULL;
+	char *argv[] = { "rsync", "--contimeout=15", "--timeout=60",
+			 "--list-only", url, NULL };
+	size_t l = strlen(module);
+	int found = 0;
+
+	if (run_cmd(argv, &out) == 0)
+		for (line = strtok_r(out, "\n", &save); line && !found;
+		     line = strtok_r(NULL, "\n", &save))
+			found = !strncmp(line, module, l) &&
+				(line[l] == ' ' || line[l] == '\t');
+	free(out);
+	free(url);
+	return found;
+}
+
 /* Fetches the torrents of o->image and its deltas.  Returns the delta
  * torrent from the node's version to the server's, or NULL (with a
  * notice: rsync mode then) when there is none; *failed on errors. */
@@ -545,6 +565,12 @@ static char *find_delta(struct uc_opts *o, int *failed)
 	int rc;
 
 	*failed = 0;
+	if (!has_module(o, "torrents")) {
+		notice("the server '%s' has no torrents module: syncing with "
+		       "rsync", o->server);
+		free(url); free(inc_img); free(inc_delta);
+		return NULL;
+	}
 	fetch_retry_init(&retry);
 	retry.tries = 3;
 	dst = xasprintf("%s/torrents/", o->work);
