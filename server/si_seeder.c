@@ -178,7 +178,7 @@ static void seed_read(struct seeder *sd, struct seed *s)
 		seed_problem(s, "%s", err);
 		return;
 	}
-	if (s->t && strcmp(info.info_hash, s->info.info_hash)) {
+	if (s->info.info_hash[0] && strcmp(info.info_hash, s->info.info_hash)) {
 		notice("torrent '%s' changed (%s, was %s)", s->file,
 		       info.info_hash, s->info.info_hash);
 		seed_drop_torrent(sd, s);
@@ -320,6 +320,18 @@ static size_t seeds_ok(const struct seeder *sd)
 
 /* ---- the tracker ---- */
 
+static void reload_tracker(struct seeder *sd)
+{
+	if (child_signal(&sd->tracker, SIGHUP) < 0) {
+		warning_errno("cannot signal opentracker (pid %d)",
+			      (int)sd->tracker.pid);
+		return;
+	}
+	verbose("asked opentracker (pid %d) to reload its whitelist",
+		(int)sd->tracker.pid);
+	sd->hup_pending = 0;
+}
+
 /* Rewrites the whitelist with the usable torrents; asks the tracker to
  * reload it when it changed.  Returns 0 or -1. */
 static int update_whitelist(struct seeder *sd)
@@ -342,9 +354,8 @@ static int update_whitelist(struct seeder *sd)
 		verbose("tracker whitelist now has %zu info-hashes", n);
 		sd->hup_pending = 1;
 	}
-	if (sd->hup_pending && sd->tracker_ready &&
-	    child_signal(&sd->tracker, SIGHUP) == 0)
-		sd->hup_pending = 0;
+	if (sd->hup_pending && sd->tracker_ready)
+		reload_tracker(sd);
 	return 0;
 }
 
@@ -364,8 +375,8 @@ static void check_tracker_ready(struct seeder *sd)
 	sd->tracker_ready = 1;
 	if (sd->tracker.restarts)
 		notice("opentracker is back (pid %d)", (int)sd->tracker.pid);
-	if (sd->hup_pending && child_signal(&sd->tracker, SIGHUP) == 0)
-		sd->hup_pending = 0;
+	if (sd->hup_pending)
+		reload_tracker(sd);
 	/* A new tracker knows no peers: tell it about us now. */
 	reannounce_all(sd);
 }
@@ -578,6 +589,17 @@ static int take_lock(struct seeder *sd)
 	return 0;
 }
 
+static int port_taken(struct seeder *sd, int port, const int *self)
+{
+	const int *ports[] = { &sd->bt_port, &sd->tracker_port, &sd->rsync_port };
+	const int off[] = { 0, sd->no_tracker, sd->no_rsync };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ports); i++)
+		if (ports[i] != self && !off[i] && *ports[i] == port)
+			return 1;
+	return 0;
+}
+
 /* Checks or picks the ports before anything is started. */
 static int choose_ports(struct seeder *sd)
 {
@@ -589,22 +611,32 @@ static int choose_ports(struct seeder *sd)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(p); i++) {
-		if (p[i].off)
+		int port = *p[i].port;
+
+		if (p[i].off || !port)
 			continue;
-		if (!*p[i].port)
-			*p[i].port = port_pick(p[i].what, sd->address,
-					       p[i].protos);
-		if (*p[i].port < 0 ||
-		    port_check_free(p[i].what, sd->address, *p[i].port,
+		if (port_taken(sd, port, p[i].port))
+			return error("the BitTorrent, tracker and rsync ports "
+				     "must differ (%d)", port);
+		if (port_check_free(p[i].what, sd->address, port,
 				    p[i].protos) < 0)
 			return -1;
 	}
-	if ((!sd->no_tracker && sd->tracker_port == sd->bt_port) ||
-	    (!sd->no_rsync && (sd->rsync_port == sd->bt_port ||
-			       (!sd->no_tracker &&
-				sd->rsync_port == sd->tracker_port))))
-		return error("the BitTorrent, tracker and rsync ports must "
-			     "differ");
+	/* Then choose free ports for those given as 0. */
+	for (size_t i = 0; i < ARRAY_SIZE(p); i++) {
+		int port = 0;
+
+		if (p[i].off || *p[i].port)
+			continue;
+		for (int tries = 0; tries < 20 &&
+		     (!port || port_taken(sd, port, p[i].port)); tries++)
+			if ((port = port_pick(p[i].what, sd->address,
+					      p[i].protos)) < 0)
+				return -1;
+		if (port_taken(sd, port, p[i].port))
+			return error("cannot find a free %s port", p[i].what);
+		*p[i].port = port;
+	}
 	return 0;
 }
 
@@ -683,8 +715,8 @@ static int start(struct seeder *sd)
 	double end;
 	int r;
 
-	if (paths_create(&sd->paths) < 0 || mkdir_p(sd->tracker_dir, 0755) < 0 ||
-	    take_lock(sd) < 0 || choose_ports(sd) < 0)
+	if (choose_ports(sd) < 0 || paths_create(&sd->paths) < 0 ||
+	    mkdir_p(sd->tracker_dir, 0755) < 0 || take_lock(sd) < 0)
 		return -1;
 	scan(sd);
 	if (!sd->no_tracker) {

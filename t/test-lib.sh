@@ -84,7 +84,9 @@ test_expect_success() {
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $title"
-		sed 's/^/#   /' "$out" | tail -n 60
+		# stderr, so that prove shows it without -v
+		{ echo "# $TEST_NAME: failed $test_count - $title";
+		  sed 's/^/#   /' "$out" | tail -n 60; } >&2
 	fi
 }
 
