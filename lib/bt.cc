@@ -724,6 +724,9 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 // refusing requests with BEP 6 reject makes libtorrent ask again at once
 // (measured: ~480k rejects for a 5 MB image, 3.1 image sizes on the wire).
 // Everything runs on libtorrent's network thread; the counters are atomic.
+// Branch stripe2 added the BT_STRIPE_* options (slow nodes get nothing new
+// and their or departed nodes' unique pieces go out again first; taper;
+// endgame) and depth 2: see docs/perf/swarm-scheduling.md.
 // ---------------------------------------------------------------------
 namespace {
 
