@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "config.h"
@@ -82,6 +83,15 @@ char *torrent_web_seed(const char *base_url, const char *tarname)
 			 l && base_url[l - 1] == '/' ? "" : "/", tarname);
 }
 
+int torrent_piece_size(int64_t size)
+{
+	int piece = 16 * 1024;
+
+	while (size / piece > 65536 && piece < 16 * 1024 * 1024)
+		piece *= 2;
+	return piece;
+}
+
 int torrent_write(const struct torrent_spec *s, struct atomic_file *af,
 		  const char *final, struct bt_info *info)
 {
@@ -93,9 +103,14 @@ int torrent_write(const struct torrent_spec *s, struct atomic_file *af,
 		.web_seeds = seed ? seeds : NULL, .comment = s->comment,
 	};
 	char err[512], *buf = NULL;
+	struct stat st;
 	size_t len;
 	int ret = -1;
 
+	bc.piece_size = s->piece_size;
+	if (!bc.piece_size)
+		bc.piece_size = torrent_piece_size(stat(s->file, &st) == 0 ?
+						   st.st_size : 0);
 	if (bt_create_torrent(&bc, &buf, &len, info, err, sizeof(err)) < 0) {
 		error("%s", err);
 		goto out;

@@ -27,7 +27,15 @@ struct torrent_spec {
 	const char *announce;
 	const char *web_seed;	/* base URL or NULL */
 	const char *comment;	/* or NULL */
+	int piece_size;		/* bytes; 0 = torrent_piece_size() */
 };
+
+/* The piece size for a file of size bytes on a LAN swarm: 16 KiB, doubled
+ * until the torrent holds at most 65536 pieces.  Small pieces keep the
+ * stripe schedule's tail short (nodes x queue depth x piece size, see
+ * docs/perf/swarm-scheduling.md); libtorrent's automatic choice (256 KiB
+ * for a 60 MB image) made the last nodes wait for pieces in transit. */
+int torrent_piece_size(int64_t size);
 
 /* Hashes s->file and writes the torrent into af, opened on final (not
  * committed: atomic_commit() or atomic_abort() it).  Fills info.
