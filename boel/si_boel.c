@@ -25,6 +25,7 @@
 #include "extract.h"
 #include "fetch.h"
 #include "linger.h"
+#include "version.h"
 #include "log.h"
 #include "opts.h"
 #include "override.h"
@@ -74,6 +75,7 @@ struct boel {
 	char **stage_dirs;
 	size_t n_dls, n_stage;
 	char info_hash[41];
+	long image_version;	/* from the torrent's comment, 0 unknown */
 	char *applied;		/* names of the overrides applied */
 	double started;
 	int overlap_opt, no_overlap_opt;
@@ -576,6 +578,8 @@ static int write_record(struct boel *b)
 	time_t now = time(NULL);
 	struct tm tm;
 	int dfd = open_record_dir(b->root), fd, ret = -1;
+	char *ver = b->image_version > 0 ?
+		    xasprintf("%ld", b->image_version) : NULL;
 
 	if (dfd < 0)
 		return error_errno("cannot open '%s/%s'", b->root, RECORD_DIR);
@@ -583,9 +587,12 @@ static int write_record(struct boel *b)
 	strftime(tstamp, sizeof(tstamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	text = xasprintf("# written by si_boel when the install succeeded\n"
 			 "IMAGENAME=%s\nIMAGE_INFO_HASH=%s\nIMAGESERVER=%s\n"
-			 "OVERRIDES=\"%s\"\nINSTALLED=%s\nINSTALLED_EPOCH=%lld\n",
+			 "OVERRIDES=\"%s\"\nINSTALLED=%s\nINSTALLED_EPOCH=%lld\n"
+			 "%s%s%s",
 			 b->s.imagename, b->info_hash, b->s.imageserver,
-			 b->applied ? b->applied : "", tstamp, (long long)now);
+			 b->applied ? b->applied : "", tstamp, (long long)now,
+			 ver ? "IMAGE_VERSION=" : "", ver ? ver : "",
+			 ver ? "\n" : "");
 	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", RECORD_NAME, (long)getpid());
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 		    O_CLOEXEC, 0644);
@@ -605,6 +612,7 @@ static int write_record(struct boel *b)
 	}
 	close(dfd);
 	free(text);
+	free(ver);
 	return ret;
 }
 
@@ -702,6 +710,7 @@ static int install(struct boel *b)
 		return error("%s", err);
 	}
 	memcpy(b->info_hash, info.info_hash, sizeof(b->info_hash));
+	b->image_version = version_of_torrent(tor, b->s.imagename);
 	ret = install_torrent(b, tor, "image");
 	free(tor);
 	if (ret < 0)
