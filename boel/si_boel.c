@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "extract.h"
 #include "fetch.h"
 #include "linger.h"
+#include "version.h"
 #include "log.h"
 #include "opts.h"
 #include "override.h"
@@ -79,6 +81,7 @@ struct boel {
 	char **stage_dirs;
 	size_t n_dls, n_stage;
 	char info_hash[41];
+	long image_version;	/* from the torrent's comment, 0 unknown */
 	char *applied;		/* names of the overrides applied */
 	double started;
 	struct disklayout dl;
@@ -593,6 +596,8 @@ static int write_record(struct boel *b)
 	time_t now = time(NULL);
 	struct tm tm;
 	int dfd = open_record_dir(b->root), fd, ret = -1;
+	char *ver = b->image_version > 0 ?
+		    xasprintf("%ld", b->image_version) : NULL;
 
 	if (dfd < 0)
 		return error_errno("cannot open '%s/%s'", b->root, RECORD_DIR);
@@ -600,9 +605,12 @@ static int write_record(struct boel *b)
 	strftime(tstamp, sizeof(tstamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	text = xasprintf("# written by si_boel when the install succeeded\n"
 			 "IMAGENAME=%s\nIMAGE_INFO_HASH=%s\nIMAGESERVER=%s\n"
-			 "OVERRIDES=\"%s\"\nINSTALLED=%s\nINSTALLED_EPOCH=%lld\n",
+			 "OVERRIDES=\"%s\"\nINSTALLED=%s\nINSTALLED_EPOCH=%lld\n"
+			 "%s%s%s",
 			 b->s.imagename, b->info_hash, b->s.imageserver,
-			 b->applied ? b->applied : "", tstamp, (long long)now);
+			 b->applied ? b->applied : "", tstamp, (long long)now,
+			 ver ? "IMAGE_VERSION=" : "", ver ? ver : "",
+			 ver ? "\n" : "");
 	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", RECORD_NAME, (long)getpid());
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 		    O_CLOEXEC, 0644);
@@ -622,6 +630,7 @@ static int write_record(struct boel *b)
 	}
 	close(dfd);
 	free(text);
+	free(ver);
 	return ret;
 }
 
@@ -822,6 +831,7 @@ static int install(struct boel *b)
 		return error("%s", err);
 	}
 	memcpy(b->info_hash, info.info_hash, sizeof(b->info_hash));
+	b->image_version = version_of_torrent(tor, b->s.imagename);
 	ret = prepare_disks(b);
 	if (!ret)
 		ret = install_torrent(b, tor, "image");
@@ -983,6 +993,8 @@ static int load_settings(struct boel *b)
 	if (config_load_cmdline(&b->cfg, b->cmdline_file ? b->cmdline_file
 				: "/proc/cmdline", 0) < 0)
 		return -1;
+	/* A kernel nobody named says "(none)" (the boot environment before
+	 * DHCP or the command line named it): that is no name. */
 	if (!config_get(&b->cfg, "HOSTNAME") &&
 	    gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
@@ -1042,6 +1054,11 @@ int main(int argc, const char **argv)
 	int ok;
 
 	log_init(argv[0]);
+	/* Pax headers hold UTF-8 names (si_installbtimage packs under
+	 * C.UTF-8): in the C locale libarchive cannot convert them and warns,
+	 * which fails the install.  Other bytes are stored raw. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
 	boel_init(&b);
 	parse_options(&b, argc, argv);
 	if (load_settings(&b) < 0)

@@ -25,12 +25,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include "config.h"
 #include "delta.h"
 #include "exclude.h"
+#include "fetch.h"
+#include "linger.h"
 #include "log.h"
 #include "opts.h"
+#include "swarm.h"
 #include "util.h"
+#include "version.h"
 
 #define DEFAULT_EXCLUDE_FILE "/etc/swarmimager/updateclient.local.exclude"
 #define RECORD_FILE "etc/swarmimager/updated"
@@ -54,6 +61,14 @@ struct uc_opts {
 	char *version;		/* known version (delta mode) */
 	struct exclude_list ex;
 	int ex_from_file;
+	/* the delta over BitTorrent */
+	int rsync_only, no_seed_wait, linger_samples;
+	double linger_max, stall_timeout;
+	long upload_min;		/* KB/s */
+	char *listen;
+	struct swarm *sw;
+	char *work;			/* fetched torrents and the delta */
+	long have, target;		/* versions: recorded, the server's */
 };
 
 enum { OPT_OVERRIDE = 1 };
@@ -425,6 +440,267 @@ static int apply_delta(struct uc_opts *o)
 	return 0;
 }
 
+/* --- the delta over BitTorrent ------------------------------------- */
+
+/* The version of o->image this node is at: "updated" (VERSION) when it
+ * names the image, else si_boel's "installed" (IMAGE_VERSION); 0 if
+ * unknown. */
+static long node_version(const struct uc_opts *o)
+{
+	static const struct { const char *file, *image, *version; } recs[] = {
+		{ RECORD_FILE, "IMAGE", "VERSION" },
+		{ "etc/swarmimager/installed", "IMAGENAME", "IMAGE_VERSION" },
+	};
+	long v = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(recs) && !v; i++) {
+		char *path = path_join(o->directory, recs[i].file);
+		const char *img, *ver;
+		struct config c;
+
+		config_init(&c);
+		if (config_load_file(&c, path, 0, 1) == 0 &&
+		    (img = config_get(&c, recs[i].image)) &&
+		    !strcmp(img, o->image) &&
+		    (ver = config_get(&c, recs[i].version)) &&
+		    parse_long(ver, 1, 1000000000, &v) < 0)
+			v = 0;
+		config_release(&c);
+		free(path);
+	}
+	return v;
+}
+
+/* The first of work/torrents/PREFIX{.tar.gz,.tar.zst,.tar.xz,.tar}.torrent
+ * (or PREFIX.torrent, PREFIX.zst.torrent for a delta) that exists. */
+static char *find_torrent(const struct uc_opts *o, const char *prefix,
+			  const char *const *suffixes)
+{
+	for (size_t i = 0; suffixes[i]; i++) {
+		char *p = xasprintf("%s/torrents/%s%s.torrent", o->work, prefix,
+				    suffixes[i]);
+
+		if (!access(p, R_OK))
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+/* The image server's numeric address (the seeder's). */
+static char *server_ip(const char *server)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	char ip[64], *host;
+	int port, rc;
+
+	if (fetch_parse_server(server, &host, &port) < 0)
+		return NULL;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (!rc) {
+		rc = getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof(ip),
+				 NULL, 0, NI_NUMERICHOST);
+		freeaddrinfo(res);
+	}
+	if (rc)
+		error("cannot resolve '%s': %s", host, gai_strerror(rc));
+	free(host);
+	return rc ? NULL : xstrdup(ip);
+}
+
+static int seeder_port(const struct uc_opts *o)
+{
+	char *file = xasprintf("%s/torrents/seeder.cfg", o->work);
+	const char *v;
+	struct config c;
+	long port = 0;
+
+	config_init(&c);
+	if (config_load_file(&c, file, 0, 1) != 0 ||
+	    !(v = config_get(&c, "BT_SEEDER_PORT")) ||
+	    parse_long(v, 1, 65535, &port) < 0) {
+		notice("no seeder.cfg with BT_SEEDER_PORT in the torrents: "
+		       "relying on the tracker");
+		port = 0;
+	}
+	config_release(&c);
+	free(file);
+	return (int)port;
+}
+
+/* 1 when the server's rsync daemon exports module (a SystemImager server
+ * has no torrents module), 0 when not or unreachable. */
+static int has_module(const struct uc_opts *o, const char *module)
+{
+	char *url = xasprintf("%s/", o->url), *out = NULL, *line, *save = NULL;
+	char *argv[] = { "rsync", "--contimeout=15", "--timeout=60",
+			 "--list-only", url, NULL };
+	size_t l = strlen(module);
+	int found = 0;
+
+	if (run_cmd(argv, &out) == 0)
+		for (line = strtok_r(out, "\n", &save); line && !found;
+		     line = strtok_r(NULL, "\n", &save))
+			found = !strncmp(line, module, l) &&
+				(line[l] == ' ' || line[l] == '\t');
+	free(out);
+	free(url);
+	return found;
+}
+
+/* Fetches the torrents of o->image and its deltas.  Returns the delta
+ * torrent from the node's version to the server's, or NULL (with a
+ * notice: rsync mode then) when there is none; *failed on errors. */
+static char *find_delta(struct uc_opts *o, int *failed)
+{
+	static const char *const img_sfx[] = { ".tar.gz", ".tar.zst", ".tar.xz",
+					       ".tar", NULL };
+	static const char *const delta_sfx[] = { "", ".zst", NULL };
+	char *inc_img = xasprintf("--include=image-%s.tar*.torrent", o->image);
+	char *inc_delta = xasprintf("--include=delta-%s-v*.torrent", o->image);
+	const char *args[] = { "-rt", "--timeout=60", inc_img, inc_delta,
+			       "--include=seeder.cfg", "--exclude=*", NULL };
+	char *url = fetch_url(o->server, "torrents/"), *dst, *tor, *name;
+	struct fetch_retry retry;
+	int rc;
+
+	*failed = 0;
+	if (!has_module(o, "torrents")) {
+		notice("the server '%s' has no torrents module: syncing with "
+		       "rsync", o->server);
+		free(url); free(inc_img); free(inc_delta);
+		return NULL;
+	}
+	fetch_retry_init(&retry);
+	retry.tries = 3;
+	dst = xasprintf("%s/torrents/", o->work);
+	rc = fetch_rsync("the torrents", args, url, dst, &retry, NULL);
+	free(url); free(dst); free(inc_img); free(inc_delta);
+	if (rc < 0) {
+		*failed = 1;
+		return NULL;
+	}
+	name = xasprintf("image-%s", o->image);
+	tor = find_torrent(o, name, img_sfx);
+	free(name);
+	o->target = tor ? version_of_torrent(tor, o->image) : 0;
+	free(tor);
+	if (o->target <= 0) {
+		notice("the server's torrent of image '%s' names no version: "
+		       "syncing with rsync", o->image);
+		return NULL;
+	}
+	o->have = node_version(o);
+	if (!o->have) {
+		notice("'%s' records no version of image '%s': syncing with "
+		       "rsync", o->directory, o->image);
+		return NULL;
+	}
+	if (o->target == o->have) {
+		notice("'%s' is at version %ld of image '%s' already: checking "
+		       "with rsync", o->directory, o->have, o->image);
+		return NULL;
+	}
+	name = version_delta_name(o->image, o->have, o->target);
+	tor = find_torrent(o, name, delta_sfx);
+	if (!tor)
+		notice("no delta %s on the server (version %ld to %ld): "
+		       "syncing with rsync", name, o->have, o->target);
+	free(name);
+	return tor;
+}
+
+/* Downloads the delta torrent over the swarm into o->work; sets o->delta.
+ * The session (o->sw) stays up to seed it. */
+static int download_delta(struct uc_opts *o, const char *torrent)
+{
+	struct swarm_config sc = { 0 };
+	char *ip = server_ip(o->server);
+	struct swarm_dl *d;
+	double t0 = now_monotonic();
+	char h[32];
+
+	if (!ip)
+		return -1;
+	sc.listen = o->listen;
+	sc.seeder_port = seeder_port(o);
+	sc.seeder_ip = sc.seeder_port ? ip : NULL;
+	sc.reconnect_interval = 3;
+	sc.progress_interval = 5;
+	sc.stall_timeout = o->stall_timeout;
+	o->sw = swarm_new(&sc);
+	free(ip);
+	if (!o->sw)
+		return -1;
+	d = swarm_add(o->sw, torrent, o->work, 0);
+	if (!d || swarm_wait_complete(d) < 0)
+		return -1;
+	o->delta = xstrdup(swarm_dl_file(d));
+	notice("downloaded delta '%s' (%s) over BitTorrent in %.1f s",
+	       swarm_dl_info(d)->name,
+	       human_bytes(h, sizeof(h), (double)swarm_dl_info(d)->total_size),
+	       now_monotonic() - t0);
+	return 0;
+}
+
+static int apply_delta(struct uc_opts *o);
+
+/* Updates by the server's delta from the node's version, over
+ * BitTorrent.  Returns 1 when applied, 0 when there is no such delta (the
+ * caller syncs with rsync), -1 on failure. */
+static int swarm_delta(struct uc_opts *o)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *tor;
+	int failed, ret;
+
+	o->work = path_join(tmp && *tmp ? tmp : "/tmp",
+			    "si_updateclient-work.XXXXXX");
+	if (!mkdtemp(o->work))
+		return error_errno("cannot create '%s'", o->work);
+	tor = find_delta(o, &failed);
+	if (!tor)
+		return failed ? -1 : 0;
+	notice("updating '%s' from version %ld to %ld of image '%s' by delta "
+	       "over BitTorrent", o->directory, o->have, o->target, o->image);
+	ret = download_delta(o, tor) < 0 || apply_delta(o) < 0 ? -1 : 1;
+	free(tor);
+	return ret;
+}
+
+/* Seeds the delta until nobody needs it (lib/linger.h). */
+static void linger(struct uc_opts *o)
+{
+	struct swarm_totals t;
+	struct linger_state l;
+	double now;
+
+	if (!o->sw)
+		return;
+	if (o->no_seed_wait || o->linger_max <= 0) {
+		notice("leaving the swarm at once (--no-seed-wait)");
+		return;
+	}
+	notice("seeding the delta until nobody needs it (at most %.0f s)",
+	       o->linger_max);
+	linger_start(&l, o->linger_samples, o->upload_min * 1000,
+		     o->linger_max, now_monotonic());
+	for (;;) {
+		double next = now_monotonic() + 1;
+
+		while ((now = now_monotonic()) < next)
+			swarm_pump(o->sw, (int)((next - now) * 1000) + 1);
+		swarm_totals(o->sw, &t);
+		debug("linger: %d peers, %d interested, up %ld B/s", t.peers,
+		      t.interested, t.up_rate);
+		if (linger_sample(&l, now, t.interested, t.up_rate))
+			break;
+	}
+	swarm_totals(o->sw, &t);
+	notice("leaving the swarm: %s (uploaded %lld bytes)", l.reason,
+	       (long long)t.up);
+}
+
 static int write_record(const struct uc_opts *o)
 {
 	char *dir = path_join(o->directory, "etc/swarmimager");
@@ -512,6 +788,8 @@ static int prepare(struct uc_opts *o)
 
 static int run(struct uc_opts *o)
 {
+	int r = 0;
+
 	if (prepare(o) < 0)
 		return 1;
 	if (o->delta) {
@@ -529,7 +807,17 @@ static int run(struct uc_opts *o)
 	}
 	if (confirm(o) < 0)
 		return isatty(STDIN_FILENO) || o->yes ? 1 : 2;
-	if (o->delta ? apply_delta(o) < 0 : rsync_image(o) < 0)
+	if (o->delta)
+		r = apply_delta(o) < 0 ? -1 : 1;
+	else if (!o->rsync_only && !o->dry_run)
+		r = swarm_delta(o);
+	if (!r) {
+		r = rsync_image(o) < 0 ? -1 : 1;
+		/* the images module holds the tree of the current version */
+		if (o->target > 0 && !o->version)
+			o->version = xasprintf("%ld", o->target);
+	}
+	if (r < 0)
 		return 1;
 	if (o->url && rsync_overrides(o) < 0)
 		return 1;
@@ -539,6 +827,7 @@ static int run(struct uc_opts *o)
 		return 1;
 	notice("'%s' is at image '%s'%s%s", o->directory, o->image,
 	       o->version ? " version " : "", o->version ? o->version : "");
+	linger(o);
 	after_update(o);
 	return log_flush_stdout() < 0;
 }
@@ -558,7 +847,11 @@ static void release(struct uc_opts *o)
 {
 	free(o->server); free(o->image); free(o->directory);
 	free(o->exclude_file); free(o->hostname); free(o->delta);
-	free(o->url); free(o->version);
+	free(o->url); free(o->version); free(o->listen);
+	swarm_free(o->sw);
+	if (o->work)
+		remove_tree(o->work);
+	free(o->work);
 	opts_free_list(o->overrides);
 	exclude_release(&o->ex);
 }
@@ -592,6 +885,24 @@ int main(int argc, const char **argv)
 		{ "exclude-file", '\0', POPT_ARG_STRING, &o.exclude_file, 0,
 		  "rsync exclude rules (default " DEFAULT_EXCLUDE_FILE ")",
 		  "FILE" },
+		{ "rsync-only", '\0', POPT_ARG_NONE, &o.rsync_only, 0,
+		  "sync with rsync even when the server has a delta", NULL },
+		{ "no-seed-wait", '\0', POPT_ARG_NONE, &o.no_seed_wait, 0,
+		  "do not seed the delta after applying it", NULL },
+		{ "linger-max", '\0', POPT_ARG_DOUBLE, &o.linger_max, 0,
+		  "seed the delta at most this long (default 120)", "S" },
+		{ "linger-samples", '\0', POPT_ARG_INT, &o.linger_samples, 0,
+		  "one-second samples a leaving condition must hold "
+		  "(default 3)", "N" },
+		{ "upload-min", '\0', POPT_ARG_LONG, &o.upload_min, 0,
+		  "leave when the upload rate stays below this (KB/s, default "
+		  "50, 0 = never)", "KB/s" },
+		{ "stall-timeout", '\0', POPT_ARG_DOUBLE, &o.stall_timeout, 0,
+		  "fail a delta download without new data for this long "
+		  "(default 300)", "S" },
+		{ "listen", '\0', POPT_ARG_STRING, &o.listen, 0,
+		  "the BitTorrent listen address (default 0.0.0.0:0)",
+		  "IP:PORT" },
 		{ "hostname", '\0', POPT_ARG_STRING, &o.hostname, 0,
 		  "the name to look up in the cluster table (default: this "
 		  "host's)", "NAME" },
@@ -603,11 +914,19 @@ int main(int argc, const char **argv)
 	int rc;
 
 	log_init(argv[0]);
+	o.linger_max = 120;
+	o.linger_samples = 3;
+	o.upload_min = 50;
+	o.stall_timeout = 300;
 	con = opts_parse(argc, argv, table,
 			 "--server HOST[:PORT] [--image NAME] [OPTIONS]", 0,
 			 handle, &o);
 	if (!o.server && !o.delta)
 		opts_usage_error(con, "--server is required");
+	if (o.linger_max < 0 || o.linger_samples < 1 || o.upload_min < 0 ||
+	    o.stall_timeout <= 0)
+		opts_usage_error(con, "bad --linger-max, --linger-samples, "
+				 "--upload-min or --stall-timeout");
 	if (o.image && !valid_name(o.image))
 		opts_usage_error(con, "invalid image name '%s'", o.image);
 	for (size_t i = 0; i < o.noverrides; i++)

@@ -41,7 +41,8 @@
 namespace lt = libtorrent;
 
 struct stripe_state;	// branch swarm: the striping seed (end of file)
-void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p);
+void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p,
+		   int depth, unsigned options);
 void stripe_node_attach(lt::add_torrent_params &p);
 
 struct bt_torrent {
@@ -71,6 +72,8 @@ struct bt_session {
 	std::deque<bt_event> pending;
 	bool peer_exchange = true;
 	bool stripe_node = true;	// branch swarm
+	int stripe_depth = 0;		// branch stripe2
+	unsigned stripe_options = 0;
 };
 
 namespace {
@@ -276,6 +279,7 @@ void bt_session_config_init(struct bt_session_config *c)
 	c->profile = BT_PROFILE_NODE;
 	c->peer_exchange = 1;
 	c->stripe_node = 1;
+	c->stripe_options = BT_STRIPE_DEFAULT;
 }
 
 struct bt_session *bt_session_new(const struct bt_session_config *c,
@@ -287,6 +291,8 @@ struct bt_session *bt_session_new(const struct bt_session_config *c,
 		auto s = std::make_unique<bt_session>();
 		s->peer_exchange = c->peer_exchange;
 		s->stripe_node = c->stripe_node;
+		s->stripe_depth = c->stripe_depth;
+		s->stripe_options = c->stripe_options;
 		s->ses = std::make_unique<lt::session>(std::move(params));
 		if (c->all_peers_global) {
 			lt::ip_filter f;
@@ -465,7 +471,8 @@ struct bt_torrent *bt_torrent_add(struct bt_session *s,
 			p.flags |= lt::torrent_flags::upload_mode;
 		auto t0 = std::make_unique<bt_torrent>();
 		if ((flags & BT_ADD_STRIPE_SEED) && (flags & BT_ADD_SEED))
-			stripe_attach(t0.get(), p);
+			stripe_attach(t0.get(), p, s->stripe_depth,
+				      s->stripe_options);
 		else if (!(flags & BT_ADD_SEED) && s->stripe_node)
 			stripe_node_attach(p);
 		lt::torrent_handle h = s->ses->add_torrent(std::move(p), ec);
@@ -717,12 +724,20 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 // refusing requests with BEP 6 reject makes libtorrent ask again at once
 // (measured: ~480k rejects for a 5 MB image, 3.1 image sizes on the wire).
 // Everything runs on libtorrent's network thread; the counters are atomic.
+// Branch stripe2 added the BT_STRIPE_* options (slow nodes get nothing new
+// and their or departed nodes' unique pieces go out again first; taper;
+// endgame) and depth 2: see docs/perf/swarm-scheduling.md.
 // ---------------------------------------------------------------------
 namespace {
 
 using sclock = std::chrono::steady_clock;
-constexpr int stripe_depth = 3;
+constexpr int stripe_depth_default = 2;	// branch stripe2 (swarm: 3)
 constexpr auto stripe_grace = std::chrono::seconds(3);
+// branch stripe2: a node is slow when, after slow_warmup, its have rate
+// (pieces/s it completes from anyone) is below 1/slow_ratio of the median.
+constexpr auto slow_warmup = std::chrono::seconds(2);
+constexpr double slow_ratio = 4.0;
+constexpr int endgame_percent = 4;	// extra copies, % of the pieces
 const char stripe_seed_key[] = "si_stripe_seed";
 const char stripe_node_key[] = "si_stripe_node";
 
@@ -736,24 +751,35 @@ void put32(char *p, std::uint32_t v)
 	p[3] = static_cast<char>(v);
 }
 
+enum stripe_kind { kind_fresh, kind_orphan, kind_repeat, kind_endgame };
+
 } // namespace
 
 struct stripe_state {
 	int num_pieces = 0;
+	int depth = stripe_depth_default;
+	unsigned opts = BT_STRIPE_DEFAULT;
 	std::vector<int> owner;			// peer id, or -1
 	std::vector<sclock::time_point> since;	// owner's last sign of life
 	std::vector<std::uint8_t> sent;		// times announced (saturating)
+	std::vector<int> orphans;		// owner left or turned slow
 	int cursor = 0;
 	int next_id = 0;
 	std::vector<stripe_peer *> peers;
+	sclock::time_point rates_at;
 	std::atomic<std::int64_t> fresh{0}, repeat{0}, haves{0}, stock{0};
-	std::atomic<int> unsent{0};
+	std::atomic<std::int64_t> orphaned{0}, endgame{0};
+	std::atomic<int> unsent{0}, slow{0};
 
 	explicit stripe_state(int n)
 		: num_pieces(n), owner(n, -1), since(n), sent(n, 0), unsent(n) {}
 	bool someone_has(int piece) const;
-	int next_piece(stripe_peer const *p, sclock::time_point now);
+	int holders(int piece) const;
+	int downloaders() const;
+	int next_piece(stripe_peer const *p, sclock::time_point now,
+		       int pending, stripe_kind *kind);
 	void release(int id);
+	void update_rates(sclock::time_point now);
 };
 
 namespace {
@@ -764,7 +790,12 @@ struct stripe_peer final : lt::peer_plugin {
 	int id;
 	bool aware = false;	// runs the node plugin
 	bool gone = false;
+	bool slow = false;	// branch stripe2: download rate far below others'
 	std::vector<bool> announced;
+	std::vector<int> queue;	// announced pieces it may still lack
+	sclock::time_point born = sclock::now(), tick_at = born;
+	int have_window = 0;	// haves since the last tick
+	double rate = 0;	// pieces/s, moving average
 
 	stripe_peer(std::shared_ptr<stripe_state> s,
 		    lt::peer_connection_handle const &h, int i)
@@ -776,12 +807,18 @@ struct stripe_peer final : lt::peer_plugin {
 	{
 		auto &v = st->peers;
 		v.erase(std::remove(v.begin(), v.end(), this), v.end());
+		if (slow)
+			st->slow--;
 		st->release(id);
 	}
 	lt::string_view type() const override { return "si_stripe_seed"; }
 	bool alive() const
 	{
 		return !gone && pc.native_handle() && !pc.is_disconnecting();
+	}
+	bool downloading() const
+	{
+		return aware && alive() && !pc.is_seed() && !pc.upload_only();
 	}
 	void add_handshake(lt::entry &e) override
 	{
@@ -806,10 +843,23 @@ struct stripe_peer final : lt::peer_plugin {
 	}
 	bool on_have(lt::piece_index_t) override
 	{
+		have_window++;
 		top_up(sclock::now());
 		return false;
 	}
-	void tick() override { top_up(sclock::now()); }
+	void tick() override
+	{
+		auto now = sclock::now();
+		double dt = std::chrono::duration<double>(now - tick_at).count();
+
+		if (dt > 0.2) {
+			rate = 0.5 * rate + 0.5 * have_window / dt;
+			have_window = 0;
+			tick_at = now;
+		}
+		st->update_rates(now);
+		top_up(now);
+	}
 	// Data flowing to the owner: the piece is not stalled.
 	void sent_piece(lt::peer_request const &r) override
 	{
@@ -831,30 +881,37 @@ struct stripe_peer final : lt::peer_plugin {
 	void top_up(sclock::time_point now);
 };
 
-// Keeps stripe_depth announced pieces on their way to this peer.
+// Keeps st->depth announced pieces on their way to this peer (one near the
+// end with BT_STRIPE_TAPER, so that few pieces are left in flight).
 void stripe_peer::top_up(sclock::time_point now)
 {
-	if (!aware || !alive() || pc.is_seed() || pc.upload_only())
+	if (!downloading())
 		return;
-	int pending = 0;
-	for (int i = 0; i < st->num_pieces; i++)
-		if (announced[i] && !pc.has_piece(lt::piece_index_t{i}))
-			pending++;
-	while (pending < stripe_depth) {
-		int i = st->next_piece(this, now);
+	queue.erase(std::remove_if(queue.begin(), queue.end(), [this](int i) {
+		return pc.has_piece(lt::piece_index_t{i});
+	}), queue.end());
+	int pending = static_cast<int>(queue.size());
+	int want = st->depth;
+	if ((st->opts & BT_STRIPE_TAPER) &&
+	    st->unsent < 2 * st->depth * st->downloaders())
+		want = 1;
+	while (pending < want) {
+		stripe_kind kind;
+		int i = st->next_piece(this, now, pending, &kind);
 		if (i < 0)
 			break;
-		if (st->sent[i] == 0) {
-			st->fresh++;
-			st->unsent--;
-		} else {
-			st->repeat++;
+		switch (kind) {
+		case kind_fresh: st->fresh++; st->unsent--; break;
+		case kind_orphan: st->orphaned++; st->repeat++; break;
+		case kind_repeat: st->repeat++; break;
+		case kind_endgame: st->endgame++; st->repeat++; break;
 		}
 		if (st->sent[i] < 255)
 			st->sent[i]++;
 		st->owner[i] = id;
 		st->since[i] = now;
 		announced[i] = true;
+		queue.push_back(i);
 		have(i);
 		pending++;
 	}
@@ -900,49 +957,148 @@ struct stripe_node_plugin final : lt::torrent_plugin {
 
 } // namespace
 
+// Whether a live node that is not slow has the piece.
 bool stripe_state::someone_has(int piece) const
 {
 	for (auto *p : peers)
-		if (p->alive() && p->pc.has_piece(lt::piece_index_t{piece}))
+		if (p->alive() && !p->slow && p->pc.has_piece(lt::piece_index_t{piece}))
 			return true;
 	return false;
 }
 
-// The next piece to announce to p: a fresh one in cursor order, else one
-// nobody has whose owner left or stalled.  -1 if none.
-int stripe_state::next_piece(stripe_peer const *p, sclock::time_point now)
+int stripe_state::holders(int piece) const
 {
+	int n = 0;
+
+	for (auto *p : peers)
+		if (p->alive() && p->pc.has_piece(lt::piece_index_t{piece}))
+			n++;
+	return n;
+}
+
+int stripe_state::downloaders() const
+{
+	int n = 0;
+
+	for (auto *p : peers)
+		if (p->downloading())
+			n++;
+	return n;
+}
+
+// The next piece to announce to p (pending = what p already waits for):
+// with BT_STRIPE_SLOW nothing for a slow node, and first a piece only a
+// departed or slow node has; then a fresh one in cursor order; then one
+// nobody has whose owner stalled; then (BT_STRIPE_ENDGAME, to an idle
+// node, within budget) the rarest piece p lacks.  -1 if none.
+int stripe_state::next_piece(stripe_peer const *p, sclock::time_point now,
+			     int pending, stripe_kind *kind)
+{
+	auto lacks = [p](int i) {
+		return !p->announced[i] && !p->pc.has_piece(lt::piece_index_t{i});
+	};
+
+	if ((opts & BT_STRIPE_SLOW) && p->slow)
+		return -1;
+	for (std::size_t k = 0; k < orphans.size();) {
+		int i = orphans[k];
+		if (owner[i] >= 0 || someone_has(i)) {
+			orphans[k] = orphans.back();
+			orphans.pop_back();
+		} else if (lacks(i)) {
+			orphans[k] = orphans.back();
+			orphans.pop_back();
+			*kind = kind_orphan;
+			return i;
+		} else {
+			k++;
+		}
+	}
 	if (unsent > 0)
 		for (int k = 0; k < num_pieces; k++) {
 			int i = (cursor + k) % num_pieces;
 			if (owner[i] < 0 && sent[i] == 0) {
 				cursor = (i + 1) % num_pieces;
+				*kind = kind_fresh;
 				return i;
 			}
 		}
 	for (int i = 0; i < num_pieces; i++) {
-		if (p->announced[i] || p->pc.has_piece(lt::piece_index_t{i}))
+		if (!lacks(i))
 			continue;
 		if (owner[i] >= 0 && now - since[i] <= stripe_grace)
 			continue;
-		if (!someone_has(i))
+		if (!someone_has(i)) {
+			*kind = kind_repeat;
 			return i;
+		}
 	}
-	return -1;
+	if (!(opts & BT_STRIPE_ENDGAME) || pending > 0 ||
+	    endgame * 100 >= (std::int64_t)num_pieces * endgame_percent)
+		return -1;
+	int best = -1, best_n = 0;
+	for (int i = 0; i < num_pieces; i++) {
+		if (!lacks(i))
+			continue;
+		int n = holders(i);
+		if (best < 0 || n < best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	*kind = kind_endgame;
+	return best;
 }
 
-// A peer left: its pieces are free for whoever needs them.
+// A peer left or turned slow: its pieces are free for whoever needs them,
+// and (BT_STRIPE_SLOW) those only it has go out again first.
 void stripe_state::release(int id)
 {
 	for (int i = 0; i < num_pieces; i++)
-		if (owner[i] == id)
+		if (owner[i] == id) {
 			owner[i] = -1;
+			if (opts & BT_STRIPE_SLOW)
+				orphans.push_back(i);
+		}
 }
 
-void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p)
+// BT_STRIPE_SLOW: (at most twice a second) marks the nodes whose have rate
+// is far below the median of the downloading nodes.
+void stripe_state::update_rates(sclock::time_point now)
+{
+	if (!(opts & BT_STRIPE_SLOW) || now - rates_at < std::chrono::milliseconds(500))
+		return;
+	rates_at = now;
+	std::vector<double> r;
+	for (auto *p : peers)
+		if (p->downloading() && now - p->born >= slow_warmup)
+			r.push_back(p->rate);
+	if (r.size() < 2)
+		return;
+	std::sort(r.begin(), r.end());
+	double median = r[r.size() / 2];
+	for (auto *p : peers) {
+		bool s = p->downloading() && now - p->born >= slow_warmup &&
+			 p->rate * slow_ratio < median;
+		if (s == p->slow)
+			continue;
+		p->slow = s;
+		if (s) {
+			slow++;
+			release(p->id);
+		} else {
+			slow--;
+		}
+	}
+}
+
+void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p,
+		   int depth, unsigned options)
 {
 	auto st = std::make_shared<stripe_state>(p.ti->num_pieces());
 
+	st->opts = options;
+	st->depth = depth > 0 ? depth : options ? stripe_depth_default : 3;
 	t->stripe = st;
 	p.extensions.push_back([st](lt::torrent_handle const &, lt::client_data_t) {
 		return std::make_shared<stripe_plugin>(st);
@@ -967,5 +1123,33 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 	out->haves = t->stripe->haves;
 	out->stock_peers = t->stripe->stock;
 	out->unsent_pieces = t->stripe->unsent;
+	out->orphan_pieces = t->stripe->orphaned;
+	out->endgame_pieces = t->stripe->endgame;
+	out->slow_peers = t->stripe->slow;
 	return 0;
+}
+
+/* ---- branch fleet: image versions ---- */
+
+extern "C" int bt_torrent_file_comment(const char *path, char *buf,
+				       size_t len, char *err, size_t errlen)
+{
+	try {
+		lt::error_code ec;
+		lt::torrent_info ti(std::string(path), ec);
+
+		if (ec) {
+			set_err(err, errlen, std::string("cannot load torrent '") +
+				path + "': " + ec.message());
+			return -1;
+		}
+		std::snprintf(buf, len, "%s", ti.comment().c_str());
+		return 0;
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot load torrent '") + path +
+			"': " + e.what());
+	} catch (...) {
+		set_err(err, errlen, std::string("cannot load torrent '") + path + "'");
+	}
+	return -1;
 }

@@ -43,6 +43,12 @@ struct bt_session_config {
 	 * announces, everything else from other nodes.  Inert with any other
 	 * seed. */
 	int stripe_node;
+	/* branch stripe2: a striping seed's schedule (seed side only).
+	 * stripe_depth = announced-but-unfinished pieces per node (0 = the
+	 * default, 2); stripe_options = BT_STRIPE_* bits (bt_session_config_init
+	 * sets BT_STRIPE_DEFAULT; 0 = the first schedule of branch swarm). */
+	int stripe_depth;
+	unsigned stripe_options;
 };
 
 /* Fills c with the LAN defaults (uTP, DHT, LSD, UPnP, encryption off). */
@@ -196,6 +202,24 @@ struct bt_stripe_stats {
 	int64_t haves;		/* have messages sent */
 	int64_t stock_peers;	/* peers served as a plain seed */
 	int unsent_pieces;	/* pieces never announced yet */
+	/* branch stripe2 */
+	int64_t orphan_pieces;	/* re-announced: owner left or is slow */
+	int64_t endgame_pieces;	/* extra copies sent to idle nodes at the end */
+	int slow_peers;		/* nodes currently judged slow */
+};
+
+/* branch stripe2: options of the striping seed (bt_session_config). */
+enum bt_stripe_options {
+	/* a node whose download rate (its have messages per second) is far
+	 * below the other nodes' gets no fresh pieces, and pieces only slow
+	 * or departed nodes hold are announced again to a fast node at once */
+	BT_STRIPE_SLOW = 1 << 0,
+	/* near the end each node gets one piece at a time (a short tail) */
+	BT_STRIPE_TAPER = 1 << 1,
+	/* once every piece is out, the idle server sends the rarest pieces to
+	 * idle nodes (bounded: a few percent of the image) */
+	BT_STRIPE_ENDGAME = 1 << 2,
+	BT_STRIPE_DEFAULT = BT_STRIPE_SLOW | BT_STRIPE_TAPER | BT_STRIPE_ENDGAME,
 };
 /* Fills st for a torrent added with BT_ADD_STRIPE_SEED.  Returns 0, or -1
  * (st zeroed) for any other torrent. */
@@ -206,6 +230,13 @@ int bt_torrent_stripe_stats(struct bt_torrent *t, struct bt_stripe_stats *st);
  * minimum interval (after the tracker restarted or refused us).
  * Returns 0 or -1. */
 int bt_torrent_reannounce(struct bt_torrent *t);
+
+/* ---- branch fleet: image versions ----
+ * Copies the torrent's comment field ("" when none) into buf (len bytes,
+ * truncated).  si_installbtimage writes "swarmimager image NAME version N"
+ * there.  Returns 0 or -1 with a message. */
+int bt_torrent_file_comment(const char *path, char *buf, size_t len,
+			    char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -87,10 +87,19 @@ void swarm_free(struct swarm *sw)
 	free(sw);
 }
 
+/* Keeps an unfinished download in touch with the swarm: (re)connects to
+ * the image server's seeder, and asks the tracker again when the only
+ * peer we know is the seeder (a tracker that refused us, restarted or was
+ * not yet told of the torrent would otherwise be retried only minutes
+ * later, and the stripe schedule needs the nodes to know each other). */
 static void connect_seeder(struct swarm_dl *d)
 {
 	char err[256];
+	struct bt_stats st;
 
+	if (d->t && bt_torrent_stats(d->t, &st, 0) == 0 && st.num_peers < 2 &&
+	    st.state == BT_STATE_DOWNLOADING)
+		bt_torrent_reannounce(d->t);
 	if (!d->sw->c.seeder_ip || d->sw->c.seeder_port <= 0 || !d->t)
 		return;
 	if (bt_torrent_connect(d->t, d->sw->c.seeder_ip, d->sw->c.seeder_port,

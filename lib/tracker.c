@@ -42,12 +42,16 @@ int tracker_write_whitelist(const char *dir, const char *const *hashes,
 
 	memcpy(v, hashes, n * sizeof(*v));
 	qsort(v, n, sizeof(*v), cmp_str);
-	buf = xmalloc(n * 42 + 1);
+	buf = xmalloc(n * 42 + 64);
 	for (size_t i = 0; i < n; i++) {
 		if (i && !strcmp(v[i], v[i - 1]))
 			continue;
 		len += sprintf(buf + len, "%s\n", v[i]);
 	}
+	/* opentracker cannot load an empty file (it keeps its old list):
+	 * say "nothing" with a line that is not a hash. */
+	if (!len)
+		len = sprintf(buf, "# no torrents\n");
 	old = read_file(path, NULL, 1);
 	if (old && strlen(old) == len && !memcmp(old, buf, len))
 		ret = 0;

@@ -9,15 +9,11 @@
  * place only when all of it is complete.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <inttypes.h>
 #include <locale.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +28,9 @@
 #include "opts.h"
 #include "paths.h"
 #include "tarball.h"
+#include "torrent.h"
 #include "util.h"
+#include "version.h"
 
 #define STAMP_HEADER "# swarmimager stamp 1"
 #define TMP_PREFIX ".si_installbtimage."
@@ -46,7 +44,7 @@ struct job {
 struct options {
 	char *base, *images, *overrides, *compress, *tracker, *address;
 	char *web_seed;
-	int update, level;
+	int update, level, keep_versions;
 };
 
 struct ctx {
@@ -54,6 +52,7 @@ struct ctx {
 	struct config conf;
 	enum tarball_compress compress;
 	int update, level;
+	long keep_versions;	/* 0 = keep every version */
 	char *announce;
 	char *web_seed;		/* base URL, or NULL */
 	struct job *jobs;
@@ -142,64 +141,11 @@ static void stamp_set_file(struct stamp *s, const struct stat *st)
 
 /* ---- settings ---- */
 
-/* Returns the IPv4 address of interface ifname as a new string, or NULL
- * with a message. */
-static char *interface_address(const char *ifname)
-{
-	struct ifaddrs *ifa, *i;
-	char *ret = NULL, buf[INET_ADDRSTRLEN];
-
-	if (getifaddrs(&ifa) < 0) {
-		error_errno("cannot list network interfaces");
-		return NULL;
-	}
-	for (i = ifa; i && !ret; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
-		    strcmp(i->ifa_name, ifname))
-			continue;
-		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
-			  buf, sizeof(buf));
-		ret = xstrdup(buf);
-	}
-	freeifaddrs(ifa);
-	if (!ret)
-		error("cannot find an IPv4 address on interface '%s' "
-		      "(BT_INTERFACE; or use --address or --tracker)", ifname);
-	return ret;
-}
-
 static int setup_announce(struct ctx *c, const struct options *o)
 {
-	const char *port_s = config_get(&c->conf, "BT_TRACKER_PORT");
-	const char *ifname = config_get(&c->conf, "BT_INTERFACE");
-	struct in_addr in;
-	char *ip;
-	long port = 6969;
-
-	if (o->tracker) {
-		c->announce = xstrdup(o->tracker);
-		return 0;
-	}
-	if (port_s && *port_s && parse_long(port_s, 1, 65535, &port) < 0)
-		return error("%s: bad BT_TRACKER_PORT '%s'",
-			     config_find(&c->conf, "BT_TRACKER_PORT")->source,
-			     port_s);
-	if (o->address) {
-		if (inet_pton(AF_INET, o->address, &in) != 1)
-			return error("bad --address '%s': not an IPv4 address",
-				     o->address);
-		ip = xstrdup(o->address);
-	} else if (ifname && *ifname) {
-		if (!(ip = interface_address(ifname)))
-			return -1;
-	} else {
-		return error("cannot tell the tracker's address: set "
-			     "BT_INTERFACE in %s/bittorrent.conf, or use "
-			     "--address or --tracker", c->paths.etc);
-	}
-	c->announce = xasprintf("http://%s:%ld/announce", ip, port);
-	free(ip);
-	return 0;
+	c->announce = torrent_announce(&c->conf, c->paths.etc, o->tracker,
+				       o->address);
+	return c->announce ? 0 : -1;
 }
 
 static int setup_compress(struct ctx *c, const struct options *o)
@@ -319,6 +265,7 @@ struct names {
 	char *base;		/* image-NAME */
 	char *tarname;		/* image-NAME.tar.gz */
 	char *tarball, *manifest, *stamp, *torrent;
+	char *version;		/* image-NAME.version */
 };
 
 static void names_init(struct names *n, const struct ctx *c,
@@ -330,56 +277,31 @@ static void names_init(struct names *n, const struct ctx *c,
 	n->manifest = xasprintf("%s/%s.manifest", c->paths.tarballs, n->base);
 	n->stamp = xasprintf("%s/%s.stamp", c->paths.tarballs, n->base);
 	n->torrent = xasprintf("%s/%s.torrent", c->paths.torrents, n->tarname);
+	n->version = xasprintf("%s/%s.version", c->paths.tarballs, n->base);
 }
 
 static void names_release(struct names *n)
 {
 	free(n->base); free(n->tarname); free(n->tarball); free(n->manifest);
-	free(n->stamp); free(n->torrent);
-}
-
-static char *web_seed_url(const struct ctx *c, const char *tarname)
-{
-	size_t l;
-
-	if (!c->web_seed)
-		return NULL;
-	l = strlen(c->web_seed);
-	return xasprintf("%s%s%s", c->web_seed,
-			 l && c->web_seed[l - 1] == '/' ? "" : "/", tarname);
+	free(n->stamp); free(n->torrent); free(n->version);
 }
 
 /* Hashes tarball (whose name is the torrent's) into a torrent written to
- * af (opened, not committed).  Fills info. */
-static int make_torrent(const struct ctx *c, const char *tarball,
-			const char *tarname, struct atomic_file *af,
-			const char *final, struct bt_info *info)
+ * af (opened, not committed), with the image's version (if any) as its
+ * comment.  Fills info. */
+static int make_torrent(const struct ctx *c, const struct job *j,
+			long version, const char *tarball, const char *tarname,
+			struct atomic_file *af, const char *final,
+			struct bt_info *info)
 {
-	const char *trackers[] = { c->announce, NULL };
-	char *seed = web_seed_url(c, tarname);
-	const char *seeds[] = { seed, NULL };
-	struct bt_create_config bc = {
-		.file = tarball, .trackers = trackers,
-		.web_seeds = seed ? seeds : NULL,
+	char *comment = version > 0 ? version_comment(j->name, version) : NULL;
+	struct torrent_spec ts = {
+		.file = tarball, .tarname = tarname, .announce = c->announce,
+		.web_seed = c->web_seed, .comment = comment,
 	};
-	char err[512], *buf = NULL;
-	size_t len;
-	int ret = -1;
+	int ret = torrent_write(&ts, af, final, info);
 
-	if (bt_create_torrent(&bc, &buf, &len, info, err, sizeof(err)) < 0) {
-		error("%s", err);
-		goto out;
-	}
-	if (atomic_open(af, final, 0644) < 0)
-		goto out;
-	if (atomic_write(af, buf, len) < 0) {
-		atomic_abort(af);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(buf);
-	free(seed);
+	free(comment);
 	return ret;
 }
 
@@ -426,25 +348,28 @@ static int write_stamp(const char *path, const struct stamp *s)
 
 /* The tree is unchanged: only (re)writes the torrent when it is missing or
  * its tracker or web seed changed. */
-static int refresh_torrent(const struct ctx *c, const struct names *n,
-			   struct stamp *old)
+static int refresh_torrent(const struct ctx *c, const struct job *j,
+			   const struct names *n, struct stamp *old,
+			   long version)
 {
 	struct atomic_file af = { .fd = -1 };
 	struct bt_info info;
-	char *seed = web_seed_url(c, n->tarname);
+	char *seed = torrent_web_seed(c->web_seed, n->tarname);
 	int same = !strcmp(old->announce, c->announce) &&
 		   !strcmp(old->web_seed, seed ? seed : "-");
 	int ret = -1;
 
 	if (same && !bt_torrent_file_info(n->torrent, &info, NULL, 0) &&
-	    !strcmp(info.info_hash, old->info_hash)) {
+	    !strcmp(info.info_hash, old->info_hash) &&
+	    (!version || version_of_torrent(n->torrent, j->name) == version)) {
 		summary(n->tarname, "unchanged", old->size, old->entries,
 			old->info_hash);
 		free(seed);
 		return 0;
 	}
 	verbose("%s unchanged; writing its torrent again", n->tarname);
-	if (make_torrent(c, n->tarball, n->tarname, &af, n->torrent, &info) < 0)
+	if (make_torrent(c, j, version, n->tarball, n->tarname, &af, n->torrent,
+			 &info) < 0)
 		goto out;
 	if (unlink(n->stamp) < 0 && errno != ENOENT) {
 		error_errno("cannot remove '%s'", n->stamp);
@@ -545,7 +470,7 @@ out:
  * an interruption here means "re-pack next time". */
 static int commit(const struct names *n, const char *tmptar,
 		  const char *tmpman, struct atomic_file *af,
-		  const char *tmpstamp)
+		  const char *tmpver, const char *tmpstamp)
 {
 	if (unlink(n->stamp) < 0 && errno != ENOENT)
 		return error_errno("cannot remove '%s'", n->stamp);
@@ -557,19 +482,62 @@ static int commit(const struct names *n, const char *tmptar,
 				   n->manifest);
 	if (fsync_parent(n->tarball) < 0 || atomic_commit(af) < 0)
 		return -1;
+	if (tmpver && rename(tmpver, n->version) < 0)
+		return error_errno("cannot rename '%s' to '%s'", tmpver,
+				   n->version);
 	if (tmpstamp && rename(tmpstamp, n->stamp) < 0)
 		return error_errno("cannot rename '%s' to '%s'", tmpstamp,
 				   n->stamp);
 	return fsync_parent(n->stamp);
 }
 
-static int repack(const struct ctx *c, const struct names *n,
-		  const struct tarball_tree *t)
+static int is_image(const struct job *j)
+{
+	return !strcmp(j->kind, "image");
+}
+
+/* Keeps version v of the packed files: hard links in tarballs/versions
+ * (any stale ones of an earlier failed run replaced), and the new version
+ * file *tmpver in dir, renamed into place by commit().  Fills kept[2]
+ * (freed by the caller) for removal on failure. */
+static int keep_version(const struct ctx *c, const struct job *j, long v,
+			const char *dir, const char *tmptar, const char *tmpman,
+			char **kept, char **tmpver)
+{
+	char *vdir = path_join(c->paths.tarballs, VERSION_DIR), *text;
+	const char *src[2] = { tmptar, tmpman };
+	int ret;
+
+	ret = mkdir_p(vdir, 0700);
+	free(vdir);
+	if (ret < 0)
+		return -1;
+	kept[0] = version_path(c->paths.tarballs, j->name, v,
+			       tarball_suffix(c->compress));
+	kept[1] = version_path(c->paths.tarballs, j->name, v, ".manifest");
+	for (int i = 0; i < 2; i++) {
+		if (unlink(kept[i]) < 0 && errno != ENOENT)
+			return error_errno("cannot remove '%s'", kept[i]);
+		if (link(src[i], kept[i]) < 0)
+			return error_errno("cannot link '%s' to '%s'", src[i],
+					   kept[i]);
+	}
+	*tmpver = xasprintf("%s/image-%s.version", dir, j->name);
+	text = xasprintf("%ld\n", v);
+	ret = write_file_atomic(*tmpver, text, strlen(text), 0600);
+	free(text);
+	return ret;
+}
+
+static int repack(const struct ctx *c, const struct job *j,
+		  const struct names *n, const struct tarball_tree *t)
 {
 	char *dir = xasprintf("%s/" TMP_PREFIX "%s.XXXXXX", c->paths.tarballs,
 			      n->base);
 	char *tmptar = NULL, *tmpman = NULL, *tmpstamp = NULL, *seed = NULL;
+	char *tmpver = NULL, *kept[2] = { NULL, NULL };
 	struct atomic_file af = { .fd = -1 };
+	long version = 0;
 	struct stamp s = { .announce = c->announce };
 	struct tarball_result r;
 	struct bt_info info;
@@ -584,12 +552,22 @@ static int repack(const struct ctx *c, const struct names *n,
 	tmptar = path_join(dir, n->tarname);
 	tmpman = xasprintf("%s/%s.manifest", dir, n->base);
 	tmpstamp = xasprintf("%s/%s.stamp", dir, n->base);
+	if (is_image(j)) {
+		version = version_current(c->paths.tarballs, j->name);
+		if (version < 0)
+			goto out;
+		version++;
+	}
 	verbose("packing '%s' into '%s'", t->root, n->tarball);
 	if (pack_to(c, n, t, tmptar, tmpman, &r, &st) < 0)
 		goto out;
-	if (make_torrent(c, tmptar, n->tarname, &af, n->torrent, &info) < 0)
+	if (version && keep_version(c, j, version, dir, tmptar, tmpman, kept,
+				    &tmpver) < 0)
 		goto out;
-	seed = web_seed_url(c, n->tarname);
+	if (make_torrent(c, j, version, tmptar, n->tarname, &af, n->torrent,
+			 &info) < 0)
+		goto out;
+	seed = torrent_web_seed(c->web_seed, n->tarname);
 	strcpy(s.tree, t->stamp);
 	strcpy(s.compress, tarball_compress_name(c->compress));
 	strcpy(s.info_hash, info.info_hash);
@@ -608,11 +586,21 @@ static int repack(const struct ctx *c, const struct names *n,
 			goto out;
 		ret = -1;
 	}
-	if (commit(n, tmptar, tmpman, &af, r.warnings ? NULL : tmpstamp) < 0)
+	if (commit(n, tmptar, tmpman, &af, tmpver,
+		   r.warnings ? NULL : tmpstamp) < 0)
 		goto out;
 	summary(n->tarname, "packed", st.st_size, r.entries, info.info_hash);
+	if (version)
+		notice("%s: image '%s' version %ld", n->tarname, j->name,
+		       version);
 	ret = 0;
 out:
+	for (int i = 0; i < 2; i++) {
+		if (ret < 0 && kept[i])
+			unlink(kept[i]);
+		free(kept[i]);
+	}
+	free(tmpver);
 	atomic_abort(&af);
 	remove_tree(dir);
 	free(dir);
@@ -630,6 +618,7 @@ static int pack_job(const struct ctx *c, const struct job *j)
 	struct names n;
 	struct stat st;
 	int ret = -1, have_old;
+	long version = 0;
 
 	if (stat(j->src, &st) < 0)
 		return error_errno("cannot open %s '%s': '%s'", j->kind, j->name,
@@ -642,14 +631,24 @@ static int pack_job(const struct ctx *c, const struct job *j)
 			 TARBALL_NO_ROOT : 0) < 0)
 		goto out;
 	have_old = stamp_load(&old, n.stamp) == 0;
-	if (!c->update && have_old && up_to_date(c, &n, &t, &old))
-		ret = refresh_torrent(c, &n, &old);
+	/* an image packed before versions existed gets its first one */
+	if (is_image(j) &&
+	    (version = version_current(c->paths.tarballs, j->name)) < 0)
+		goto out;
+	if (!c->update && have_old && (version || !is_image(j)) &&
+	    up_to_date(c, &n, &t, &old))
+		ret = refresh_torrent(c, j, &n, &old, version);
 	else
-		ret = repack(c, &n, &t);
+		ret = repack(c, j, &n, &t);
 	if (have_old)
 		stamp_release(&old);
 	if (!ret)
 		remove_stale(c, &n);
+	if (!ret && is_image(j) && c->keep_versions > 0 &&
+	    (version = version_current(c->paths.tarballs, j->name)) > 0 &&
+	    version_prune(c->paths.tarballs, j->name, version,
+			  c->keep_versions) < 0)
+		ret = -1;
 out:
 	tarball_tree_release(&t);
 	names_release(&n);
@@ -769,6 +768,9 @@ static int setup(struct ctx *c, struct options *o, poptContext con)
 		opts_usage_error(con, "bad --level %d", o->level);
 	paths_init(&c->paths, o->base, NULL);
 	c->update = o->update;
+	if (o->keep_versions < 0)
+		opts_usage_error(con, "bad --keep-versions %d", o->keep_versions);
+	c->keep_versions = o->keep_versions;
 	c->level = o->level;
 	if (o->web_seed)
 		c->web_seed = xstrdup(o->web_seed);
@@ -806,6 +808,9 @@ int main(int argc, const char **argv)
 		  "zstd or none", "METHOD" },
 		{ "level", '\0', POPT_ARG_INT, &o.level, 0,
 		  "compression level (default: the compressor's own)", "N" },
+		{ "keep-versions", '\0', POPT_ARG_INT, &o.keep_versions, 0,
+		  "keep only the last K versions of each image (default: all)",
+		  "K" },
 		{ "update", '\0', POPT_ARG_NONE, &o.update, 0,
 		  "re-pack even when the tree did not change", NULL },
 		{ "tracker", '\0', POPT_ARG_STRING, &o.tracker, 0,

@@ -1,22 +1,37 @@
 /* si_mkdelta - builds a delta package between two image tarballs.
  *
  *   si_mkdelta --from-tarball OLD.tar.gz --to-tarball NEW.tar.gz -o D.tar
+ *   si_mkdelta [--base DIR] --image NAME --from V1 [--to V2]
  *
  * The package (lib/delta.c, docs/delta-format.md) turns a tree at OLD into
- * one at NEW with si_updateclient --delta.  One summary line on stdout. */
+ * one at NEW with si_updateclient.  The second form takes the kept
+ * versions of an image on the server (lib/version.h) and writes
+ * BASE/tarballs/delta-NAME-vV1-vV2.tar with its torrent in BASE/torrents,
+ * which si_seeder then seeds.  One summary line on stdout. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "delta.h"
 #include "log.h"
 #include "opts.h"
+#include "paths.h"
+#include "torrent.h"
 #include "util.h"
+#include "version.h"
 
 struct mkdelta_opts {
 	char *from_tarball, *to_tarball, *out;
 	char *image, *from_version, *to_version;
+	char *base, *tracker, *address;
+	long from, to;
 	int zstd;
 };
+
+static int make(const struct mkdelta_opts *o);
 
 static void print_summary(const struct mkdelta_opts *o,
 			  const struct delta_stats *st, double secs)
@@ -34,7 +49,98 @@ static void print_summary(const struct mkdelta_opts *o,
 	       secs);
 }
 
-static int run(const struct mkdelta_opts *o)
+/* Writes the torrent of the package o->out into torrents/. */
+static int write_delta_torrent(const struct mkdelta_opts *o,
+			       const struct si_paths *paths,
+			       const char *announce)
+{
+	const char *tarname = strrchr(o->out, '/') + 1;
+	char *final = xasprintf("%s/%s.torrent", paths->torrents, tarname);
+	char *comment = xasprintf("swarmimager delta %s version %ld to %ld",
+				  o->image, o->from, o->to);
+	struct torrent_spec ts = {
+		.file = o->out, .tarname = tarname, .announce = announce,
+		.comment = comment,
+	};
+	struct atomic_file af = { .fd = -1 };
+	struct bt_info info;
+	int ret = -1;
+
+	if (mkdir_p(paths->torrents, 0755) == 0 &&
+	    torrent_write(&ts, &af, final, &info) == 0 &&
+	    atomic_commit(&af) == 0) {
+		printf("%s: wrote '%s' (info-hash %s)\n", log_prog(), final,
+		       info.info_hash);
+		ret = 0;
+	}
+	free(final);
+	free(comment);
+	return ret;
+}
+
+/* --image mode: maps the versions to the kept tarballs, names the
+ * package, and checks the tracker settings before any work. */
+static int setup_image(struct mkdelta_opts *o, struct si_paths *paths,
+		       char **announce)
+{
+	struct config conf;
+	char *file;
+	long cur;
+	int r;
+
+	paths_init(paths, o->base, NULL);
+	config_init(&conf);
+	file = path_join(paths->etc, "bittorrent.conf");
+	r = config_load_file(&conf, file, 0, 1);
+	free(file);
+	*announce = r < 0 ? NULL : torrent_announce(&conf, paths->etc,
+						      o->tracker, o->address);
+	config_release(&conf);
+	if (!*announce)
+		return -1;
+	if (!o->to) {
+		cur = version_current(paths->tarballs, o->image);
+		if (cur <= 0)
+			return cur < 0 ? -1 : error("image '%s' has no version "
+				"in '%s' (pack it with si_installbtimage)",
+				o->image, paths->tarballs);
+		o->to = cur;
+	}
+	if (o->from == o->to)
+		return error("--from and --to are both version %ld", o->to);
+	o->from_tarball = version_find_tarball(paths->tarballs, o->image,
+					       o->from);
+	o->to_tarball = o->from_tarball ?
+		version_find_tarball(paths->tarballs, o->image, o->to) : NULL;
+	if (!o->to_tarball)
+		return -1;
+	o->from_version = xasprintf("%ld", o->from);
+	o->to_version = xasprintf("%ld", o->to);
+	file = version_delta_name(o->image, o->from, o->to);
+	o->out = xasprintf("%s/%s%s", paths->tarballs, file,
+			   o->zstd ? ".zst" : "");
+	free(file);
+	return 0;
+}
+
+static int run(struct mkdelta_opts *o)
+{
+	struct si_paths paths = { 0 };
+	char *announce = NULL;
+	int ret = 1;
+
+	if (o->base || o->from) {
+		if (setup_image(o, &paths, &announce) == 0 && make(o) == 0 &&
+		    write_delta_torrent(o, &paths, announce) == 0)
+			ret = 0;
+		free(announce);
+		paths_release(&paths);
+		return ret || log_flush_stdout() < 0 ? 1 : 0;
+	}
+	return make(o) || log_flush_stdout() < 0 ? 1 : 0;
+}
+
+static int make(const struct mkdelta_opts *o)
 {
 	struct delta_make_opts mo = {
 		.old_tarball = o->from_tarball, .new_tarball = o->to_tarball,
@@ -45,9 +151,9 @@ static int run(const struct mkdelta_opts *o)
 	double t0 = now_monotonic();
 
 	if (delta_make(&mo, &st) < 0)
-		return 1;
+		return -1;
 	print_summary(o, &st, now_monotonic() - t0);
-	return log_flush_stdout() < 0 ? 1 : 0;
+	return 0;
 }
 
 int main(int argc, const char **argv)
@@ -64,6 +170,19 @@ int main(int argc, const char **argv)
 		  "compress the package with zstd", NULL },
 		{ "image", '\0', POPT_ARG_STRING, &o.image, 0,
 		  "image name recorded in the package", "NAME" },
+		{ "base", '\0', POPT_ARG_STRING, &o.base, 0,
+		  "the server's base directory (default $SI_BASE or "
+		  SI_DEFAULT_BASE ")", "DIR" },
+		{ "from", '\0', POPT_ARG_LONG, &o.from, 0,
+		  "with --image: the version the nodes have", "V1" },
+		{ "to", '\0', POPT_ARG_LONG, &o.to, 0,
+		  "with --image: the version to bring them to (default: the "
+		  "current one)", "V2" },
+		{ "tracker", '\0', POPT_ARG_STRING, &o.tracker, 0,
+		  "the announce URL of the torrent (as si_installbtimage)",
+		  "URL" },
+		{ "address", '\0', POPT_ARG_STRING, &o.address, 0,
+		  "the tracker's IPv4 address (default: BT_INTERFACE's)", "IP" },
 		{ "from-version", '\0', POPT_ARG_STRING, &o.from_version, 0,
 		  "version label of OLD recorded in the package", "V1" },
 		{ "to-version", '\0', POPT_ARG_STRING, &o.to_version, 0,
@@ -76,16 +195,28 @@ int main(int argc, const char **argv)
 
 	log_init(argv[0]);
 	con = opts_parse(argc, argv, table,
-			 "--from-tarball OLD --to-tarball NEW -o DELTA", 0,
+			 "--from-tarball OLD --to-tarball NEW -o DELTA | --image NAME --from V1 [--to V2]", 0,
 			 NULL, NULL);
-	if (!o.from_tarball || !o.to_tarball || !o.out)
+	if (o.from || o.to || o.base) {
+		if (!o.image || !o.from)
+			opts_usage_error(con, "--image and --from are required "
+					 "to build from kept versions");
+		if (o.from_tarball || o.to_tarball || o.out ||
+		    o.from_version || o.to_version)
+			opts_usage_error(con, "--from/--to/--base do not go with "
+					 "--from-tarball, --to-tarball, -o, "
+					 "--from-version or --to-version");
+		if (o.from < 1 || o.to < 0)
+			opts_usage_error(con, "versions are numbers from 1");
+	} else if (!o.from_tarball || !o.to_tarball || !o.out)
 		opts_usage_error(con, "--from-tarball, --to-tarball and -o "
-				 "are required");
+				 "are required (or --image and --from)");
 	if (o.image && !valid_name(o.image))
 		opts_usage_error(con, "invalid image name '%s'", o.image);
 	rc = run(&o);
 	poptFreeContext(con);
 	free(o.from_tarball); free(o.to_tarball); free(o.out);
 	free(o.image); free(o.from_version); free(o.to_version);
+	free(o.base); free(o.tracker); free(o.address);
 	return rc;
 }

@@ -64,6 +64,7 @@ struct seeder {
 	const char *address;
 	int bt_port, tracker_port, rsync_port;
 	int no_tracker, no_rsync;
+	unsigned add_flags;	/* --schedule: BT_ADD_SEED and the rest */
 
 	struct bt_session *ses;
 	struct seed **seeds;
@@ -178,7 +179,7 @@ static void seed_read(struct seeder *sd, struct seed *s)
 		seed_problem(s, "%s", err);
 		return;
 	}
-	if (s->t && strcmp(info.info_hash, s->info.info_hash)) {
+	if (s->info.info_hash[0] && strcmp(info.info_hash, s->info.info_hash)) {
 		notice("torrent '%s' changed (%s, was %s)", s->file,
 		       info.info_hash, s->info.info_hash);
 		seed_drop_torrent(sd, s);
@@ -320,6 +321,18 @@ static size_t seeds_ok(const struct seeder *sd)
 
 /* ---- the tracker ---- */
 
+static void reload_tracker(struct seeder *sd)
+{
+	if (child_signal(&sd->tracker, SIGHUP) < 0) {
+		warning_errno("cannot signal opentracker (pid %d)",
+			      (int)sd->tracker.pid);
+		return;
+	}
+	verbose("asked opentracker (pid %d) to reload its whitelist",
+		(int)sd->tracker.pid);
+	sd->hup_pending = 0;
+}
+
 /* Rewrites the whitelist with the usable torrents; asks the tracker to
  * reload it when it changed.  Returns 0 or -1. */
 static int update_whitelist(struct seeder *sd)
@@ -342,9 +355,8 @@ static int update_whitelist(struct seeder *sd)
 		verbose("tracker whitelist now has %zu info-hashes", n);
 		sd->hup_pending = 1;
 	}
-	if (sd->hup_pending && sd->tracker_ready &&
-	    child_signal(&sd->tracker, SIGHUP) == 0)
-		sd->hup_pending = 0;
+	if (sd->hup_pending && sd->tracker_ready)
+		reload_tracker(sd);
 	return 0;
 }
 
@@ -364,8 +376,8 @@ static void check_tracker_ready(struct seeder *sd)
 	sd->tracker_ready = 1;
 	if (sd->tracker.restarts)
 		notice("opentracker is back (pid %d)", (int)sd->tracker.pid);
-	if (sd->hup_pending && child_signal(&sd->tracker, SIGHUP) == 0)
-		sd->hup_pending = 0;
+	if (sd->hup_pending)
+		reload_tracker(sd);
 	/* A new tracker knows no peers: tell it about us now. */
 	reannounce_all(sd);
 }
@@ -382,7 +394,7 @@ static void sync_torrents(struct seeder *sd)
 		if (s->state != SEED_OK || s->t)
 			continue;
 		s->t = bt_torrent_add(sd->ses, s->path, sd->paths.tarballs,
-				      BT_ADD_SEED, err, sizeof(err));
+				      sd->add_flags, err, sizeof(err));
 		if (!s->t) {
 			s->state = SEED_BAD;
 			seed_problem(s, "%s", err);
@@ -501,6 +513,14 @@ static void print_status(struct seeder *sd)
 		verbose("  %s: %d peers, upload %s/s, uploaded %s", s->file,
 			st.num_peers, human_bytes(a, sizeof(a), st.upload_rate),
 			human_bytes(b, sizeof(b), (double)st.payload_up));
+		struct bt_stripe_stats ss;
+
+		if (bt_torrent_stripe_stats(s->t, &ss) == 0)
+			verbose("  %s: stripe: %lld pieces announced, %lld "
+				"again, %d never, %lld stock peers", s->file,
+				(long long)ss.fresh_pieces,
+				(long long)ss.repeat_pieces, ss.unsent_pieces,
+				(long long)ss.stock_peers);
 	}
 	notice("status: %zu torrents, %d peers, upload %s/s, uploaded %s", n,
 	       peers, human_bytes(a, sizeof(a), rate),
@@ -578,6 +598,17 @@ static int take_lock(struct seeder *sd)
 	return 0;
 }
 
+static int port_taken(struct seeder *sd, int port, const int *self)
+{
+	const int *ports[] = { &sd->bt_port, &sd->tracker_port, &sd->rsync_port };
+	const int off[] = { 0, sd->no_tracker, sd->no_rsync };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ports); i++)
+		if (ports[i] != self && !off[i] && *ports[i] == port)
+			return 1;
+	return 0;
+}
+
 /* Checks or picks the ports before anything is started. */
 static int choose_ports(struct seeder *sd)
 {
@@ -589,22 +620,32 @@ static int choose_ports(struct seeder *sd)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(p); i++) {
-		if (p[i].off)
+		int port = *p[i].port;
+
+		if (p[i].off || !port)
 			continue;
-		if (!*p[i].port)
-			*p[i].port = port_pick(p[i].what, sd->address,
-					       p[i].protos);
-		if (*p[i].port < 0 ||
-		    port_check_free(p[i].what, sd->address, *p[i].port,
+		if (port_taken(sd, port, p[i].port))
+			return error("the BitTorrent, tracker and rsync ports "
+				     "must differ (%d)", port);
+		if (port_check_free(p[i].what, sd->address, port,
 				    p[i].protos) < 0)
 			return -1;
 	}
-	if ((!sd->no_tracker && sd->tracker_port == sd->bt_port) ||
-	    (!sd->no_rsync && (sd->rsync_port == sd->bt_port ||
-			       (!sd->no_tracker &&
-				sd->rsync_port == sd->tracker_port))))
-		return error("the BitTorrent, tracker and rsync ports must "
-			     "differ");
+	/* Then choose free ports for those given as 0. */
+	for (size_t i = 0; i < ARRAY_SIZE(p); i++) {
+		int port = 0;
+
+		if (p[i].off || *p[i].port)
+			continue;
+		for (int tries = 0; tries < 20 &&
+		     (!port || port_taken(sd, port, p[i].port)); tries++)
+			if ((port = port_pick(p[i].what, sd->address,
+					      p[i].protos)) < 0)
+				return -1;
+		if (port_taken(sd, port, p[i].port))
+			return error("cannot find a free %s port", p[i].what);
+		*p[i].port = port;
+	}
 	return 0;
 }
 
@@ -683,8 +724,8 @@ static int start(struct seeder *sd)
 	double end;
 	int r;
 
-	if (paths_create(&sd->paths) < 0 || mkdir_p(sd->tracker_dir, 0755) < 0 ||
-	    take_lock(sd) < 0 || choose_ports(sd) < 0)
+	if (choose_ports(sd) < 0 || paths_create(&sd->paths) < 0 ||
+	    mkdir_p(sd->tracker_dir, 0755) < 0 || take_lock(sd) < 0)
 		return -1;
 	scan(sd);
 	if (!sd->no_tracker) {
@@ -783,7 +824,7 @@ static void stop(struct seeder *sd)
 /* ---- options ---- */
 
 struct options {
-	char *base, *address, *bt_port, *tracker_port, *rsync_port;
+	char *base, *address, *bt_port, *tracker_port, *rsync_port, *schedule;
 	int no_tracker, no_rsync;
 };
 
@@ -803,6 +844,21 @@ static int port_value(const char *what, const char *opt, const char *conf,
 		die(1, "invalid %s '%s' in %s", key, v, e ? e->source : conf);
 	}
 	return (int)port;
+}
+
+/* --schedule: how the torrents are seeded (docs/perf/swarm-scheduling.md).
+ * stripe: each piece announced to one node at a time, so that the server
+ * sends about one copy; plain: a normal seed; super: libtorrent's super
+ * seeding. */
+static unsigned schedule_flags(const char *name)
+{
+	if (!name || !strcmp(name, "stripe"))
+		return BT_ADD_SEED | BT_ADD_STRIPE_SEED;
+	if (!strcmp(name, "plain"))
+		return BT_ADD_SEED;
+	if (!strcmp(name, "super"))
+		return BT_ADD_SEED | BT_ADD_SUPER_SEED;
+	die(2, "invalid schedule '%s' (stripe, plain or super)", name);
 }
 
 static void configure(struct seeder *sd, const struct options *o)
@@ -829,6 +885,7 @@ static void configure(struct seeder *sd, const struct options *o)
 				    "BT_RSYNC_PORT", 873, &cfg);
 	sd->no_tracker = o->no_tracker;
 	sd->no_rsync = o->no_rsync;
+	sd->add_flags = schedule_flags(o->schedule);
 	sd->tracker_dir = path_join(sd->paths.run, "tracker");
 	sd->rsyncd_conf = path_join(sd->paths.run, "rsyncd.conf");
 	sd->cfg_path = path_join(sd->paths.torrents, SEEDER_CFG);
@@ -856,6 +913,9 @@ int main(int argc, const char **argv)
 		  "do not run opentracker", NULL },
 		{ "no-rsync", '\0', POPT_ARG_NONE, &o.no_rsync, 0,
 		  "do not run the rsync daemon", NULL },
+		{ "schedule", '\0', POPT_ARG_STRING, &o.schedule, 0,
+		  "how torrents are seeded: stripe (default), plain or super",
+		  "NAME" },
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};
@@ -873,6 +933,6 @@ int main(int argc, const char **argv)
 	stop(&sd);
 	poptFreeContext(con);
 	free(o.base); free(o.address); free(o.bt_port);
-	free(o.tracker_port); free(o.rsync_port);
+	free(o.tracker_port); free(o.rsync_port); free(o.schedule);
 	return ret < 0 ? 1 : 0;
 }

@@ -20,7 +20,8 @@ make_image() {
 	rm -rf "$src" && mkdir -p "$src/etc" &&
 	head -c "${kb}k" /dev/urandom >"$src/etc/data" &&
 	echo "$name" >"$src/etc/hostname" &&
-	tar -C "$src" --numeric-owner -czf "$tgz" etc &&
+	tar -C "$src" --numeric-owner -czf "$TRASH/new.tar.gz" etc &&
+	mv "$TRASH/new.tar.gz" "$tgz" &&
 	rm -f "$TRASH/new.torrent" &&
 	mktorrent -a "http://127.0.0.1:$TPORT/announce" -o "$TRASH/new.torrent" \
 		"$tgz" >/dev/null &&
@@ -53,7 +54,7 @@ PY
 # line; sets SEEDER_PID, BT_PORT, RSYNC_PORT.
 start_seeder() {
 	si_seeder --base "$BASE" --address 127.0.0.1 --bt-port 0 \
-		--tracker-port "$TPORT" --rsync-port 0 "$@" \
+		--tracker-port "$TPORT" --rsync-port 0 -v "$@" \
 		>"$TRASH/seeder.out" 2>"$TRASH/seeder.err" &
 	SEEDER_PID=$!
 	test_atexit "kill_pid $SEEDER_PID"
@@ -89,13 +90,13 @@ fetch() {
 		--bt-tracker-timeout=5 --bt-stop-timeout=40 \
 		--listen-port="$port" --console-log-level=warn \
 		--summary-interval=0 --file-allocation=none \
-		--check-integrity=true --follow-torrent=false \
+		--follow-torrent=false \
 		"$dir/$file.torrent" &&
 	cmp "$BASE/tarballs/$file" "$dir/$file"
 }
 
 # whitelist: the tracker's whitelist, one hash a line.
-whitelist() { cat "$BASE/run/tracker/whitelist"; }
+whitelist() { grep -v '^#' "$BASE/run/tracker/whitelist"; }
 
 # listens t|u PORT: something listens on 127.0.0.1:PORT (TCP or UDP).
 listens() {
@@ -109,16 +110,21 @@ tracker_allows() {
 import sys, urllib.request, urllib.parse
 port, h = sys.argv[1], bytes.fromhex(sys.argv[2])
 def announce(event):
-    q = {'info_hash': h, 'peer_id': b'-TEST00-abcdefghijkl', 'port': 9,
-         'compact': 1, 'numwant': 0}
+    # Every byte percent-encoded: urlencode() would turn 0x20 into "+",
+    # which opentracker does not decode.
+    q = 'info_hash=%s&peer_id=-TEST00-abcdefghijkl&port=9&compact=1&numwant=0' % \
+        urllib.parse.quote(h, safe='')
     if event:
-        q['event'] = event
-    url = 'http://127.0.0.1:%s/announce?%s' % (port, urllib.parse.urlencode(q))
+        q += '&event=' + event
+    url = 'http://127.0.0.1:%s/announce?%s' % (port, q)
     return urllib.request.urlopen(url, timeout=5).read()
 # opentracker answers "stopped" even for hashes it refuses: ask as a
 # starting peer, then leave again.
-refused = b'failure reason' in announce('started')
-if not refused:
+reply = announce('started')
+refused = b'failure reason' in reply
+if refused:
+    print('tracker:', reply, file=sys.stderr)
+else:
     announce('stopped')
 sys.exit(1 if refused else 0)
 PY

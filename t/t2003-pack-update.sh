@@ -97,7 +97,7 @@ override-ov2.tar.gz packed" &&
 '
 
 test_expect_success 'no temporary files are left behind' '
-	ls -A "$B"/tarballs "$B"/torrents >ls &&
+	(cd "$B" && ls -A tarballs torrents) >ls &&
 	! grep -q "tmp" ls
 '
 

@@ -83,7 +83,7 @@ test_expect_success 'an unreadable file (as an unprivileged user): exit 1, old t
 	expect_exit 1 nrun 2>err &&
 	one_line err | grep -q "^si_installbtimage: cannot open .*images/img/etc/secret.: Permission denied$" &&
 	(B=$NB; snap) >nnow && test_cmp ngood nnow &&
-	ls -A "$NB"/tarballs "$NB"/torrents >ls && ! grep -q tmp ls
+	(cd "$NB" && ls -A tarballs torrents) >ls && ! grep -q tmp ls
 '
 else
 	test_skip 'unreadable file' 'needs root and setpriv'
@@ -102,7 +102,7 @@ test_expect_success 'tarball directory full: exit 1, old tarball intact, no temp
 	expect_exit 1 si_installbtimage --base "$FB" --address 127.0.0.1 2>err &&
 	one_line err | grep -q "^si_installbtimage: cannot write .*tarballs/image-img.tar.gz.: No space left on device$" &&
 	(B=$FB; snap) >fnow && test_cmp fgood fnow &&
-	ls -A "$FB"/tarballs "$FB"/torrents >ls && ! grep -q tmp ls &&
+	(cd "$FB" && ls -A tarballs torrents) >ls && ! grep -q tmp ls &&
 	test "$(df --output=used -k "$FB"/tarballs | tail -n 1)" -lt 100
 '
 else

@@ -11,6 +11,13 @@ test_expect_success 'usage errors exit 2' '
 	expect_exit 2 si_seeder --no-such-option 2>err
 '
 
+test_expect_success 'two servers on one port are refused before anything is made' '
+	expect_exit 1 si_seeder --base "$TRASH/nobase" --bt-port 7000 \
+		--tracker-port 7000 2>err &&
+	grep -q "ports must differ (7000)" err &&
+	[ ! -e "$TRASH/nobase" ]
+'
+
 test_expect_success 'a bad port in bittorrent.conf is refused' '
 	echo "BT_TRACKER_PORT=http" >"$BASE/etc/bittorrent.conf" &&
 	expect_exit 1 si_seeder --base "$BASE" 2>err &&

@@ -31,7 +31,7 @@ test_expect_success 'a torrent added while running is seeded without restart' '
 	wait_for 15 grep -q "seeding .image-gamma.tar.gz." seeder.err &&
 	info_hash "$BASE/torrents/image-gamma.tar.gz.torrent" >gamma.hash &&
 	whitelist | grep -qx "$(cat gamma.hash)" &&
-	tracker_allows "$(cat gamma.hash)" &&
+	wait_for 10 tracker_allows "$(cat gamma.hash)" &&
 	fetch gamma
 '
 
@@ -74,6 +74,15 @@ test_expect_success 'a malformed torrent replacing a good one is reported, other
 	whitelist >wl && [ "$(wc -l <wl)" -eq 1 ] &&
 	fetch alpha &&
 	kill -0 "$SEEDER_PID"
+'
+
+test_expect_success 'with every torrent gone the tracker refuses them all' '
+	h=$(info_hash "$BASE/torrents/image-alpha.tar.gz.torrent") &&
+	tracker_allows "$h" &&
+	rm "$BASE"/torrents/*.torrent &&
+	wait_for 15 grep -q "tracker whitelist now has 0 info-hashes" seeder.err &&
+	[ -z "$(whitelist)" ] &&
+	wait_for 10 tracker_refuses "$h"
 '
 
 test_done

@@ -23,6 +23,10 @@ PATH="$SRC_DIR/server:$SRC_DIR/client:$SRC_DIR/boel:$TEST_DIR/lib:$PATH"
 export PATH SRC_DIR TEST_DIR TRASH
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 export LC_ALL=C TZ=UTC
+# SANITIZE= builds: report memory errors, not what a program leaves
+# allocated when it exits (override with ASAN_OPTIONS=detect_leaks=1).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 test_count=0
 test_failed=0
@@ -84,7 +88,9 @@ test_expect_success() {
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $title"
-		sed 's/^/#   /' "$out" | tail -n 60
+		# stderr, so that prove shows it without -v
+		{ echo "# $TEST_NAME: failed $test_count - $title";
+		  sed 's/^/#   /' "$out" | tail -n 60; } >&2
 	fi
 }
 

@@ -24,6 +24,8 @@
 #   BENCH_TIMEOUT=                seconds per run (default from the ideal)
 #   BENCH_OUT=docs/perf           where reports go
 #   BENCH_CACHE=/var/tmp/swarmimager-bench   generated images are kept here
+#   BENCH_RSYNC_MAX_N=            skip rsync above this node count (it is
+#                                 linear in N and slow)
 #   BENCH_KEEP=1                  keep the work directory (logs) at the end
 #   BENCH_NOTE="text"             a note printed at the top of the report
 # Methods are t/perf/methods/NAME.sh; see t/perf/methods/README.md.

@@ -124,6 +124,7 @@ static void test_stage(void)
 
 int main(int argc, char **argv)
 {
+	(void)argc;
 	log_init(argv[0]);
 	log_set_level(LOG_QUIET);
 	test_override();

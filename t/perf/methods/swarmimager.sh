@@ -1,27 +1,90 @@
-# swarmimager.sh - SwarmImager's own transport (si_seeder on the server,
-# si_boel on the nodes).  To be filled in by the lead once si_seeder and
-# si_boel exist; the interface is in README.md.  Until then the method
-# reports itself unavailable and the benchmark records it as skipped.
+# swarmimager.sh - SwarmImager's own transport: si_seeder on the server
+# (striped seed, its opentracker and rsync daemon), si_boel on the nodes
+# installing the image into a target directory (download and extraction
+# overlapped), lingering as seeds until nobody is interested.  See
+# README.md.
+#
+# The image: the bench tarball is extracted once with GNU tar into an image
+# tree, which si_installbtimage packs (tarball, manifest, torrent announcing
+# the server's namespace address); that tree is also the reference the
+# installed trees are compared with.  Every run gets a fresh server base
+# holding hard links to the packed files.
+#
+# A node's time is the moment si_boel says the image is installed (its
+# "seeding until nobody needs us" line, which follows the extraction and
+# the overrides); si_boel goes on seeding in the background until nobody
+# is interested or the run ends.  Settings: SI_BENCH_SCHEDULE=stripe|plain|
+# super (si_seeder --schedule, default stripe), SI_BENCH_OVERLAP=y|n.
+
+SI_BENCH_SCHEDULE=${SI_BENCH_SCHEDULE:-stripe}
+SI_BENCH_OVERLAP=${SI_BENCH_OVERLAP:-y}
 
 method_swarmimager_check() {
 	local p
-	for p in si_installbtimage si_seeder si_boel; do
-		command -v $p >/dev/null || { echo "$p not built yet"; return 1; }
+	for p in si_installbtimage si_seeder si_boel opentracker rsync tar; do
+		command -v $p >/dev/null || { echo "$p missing (make; make deps)"; return 1; }
 	done
-	echo "method_swarmimager not written yet"
-	return 1
+}
+
+# _si_bench_pack: the packed image, made once per benchmark (and again
+# when the image or the server address changes) in $SI_BENCH_PACKED.
+_si_bench_pack() {
+	local key="$BENCH_IMAGE_SHA256 $(cluster_ip server)" tree
+	SI_BENCH_PACKED="$(dirname "$BENCH_IMAGE")/swarmimager"
+	tree="$SI_BENCH_PACKED/images/bench"
+	[ "$(cat "$SI_BENCH_PACKED/key" 2>/dev/null)" = "$key" ] && return 0
+	rm -rf "$SI_BENCH_PACKED" && mkdir -p "$tree" || return 1
+	tar --numeric-owner -xpzf "$BENCH_IMAGE" -C "$tree" || return 1
+	si_installbtimage --base "$SI_BENCH_PACKED" --address "$(cluster_ip server)" \
+		--images bench -q || return 1
+	echo "$key" >"$SI_BENCH_PACKED/key"
+	echo "swarmimager: packed $(stat -c %s "$SI_BENCH_PACKED/tarballs/image-bench.tar.gz") bytes" \
+		"(bench tarball $BENCH_IMAGE_SIZE bytes)"
 }
 
 method_swarmimager_start() {
-	# Lay out a server base with the image tarball (BENCH_IMAGE), its
-	# torrent and manifest, start si_seeder in the server namespace with
-	# bench_bg and wait (bench_wait) for its "ready" line.
-	return 1
+	local base="$BENCH_WORK/base" f
+	_si_bench_pack || { echo "cannot pack the image"; return 1; }
+	mkdir -p "$base/tarballs" "$base/torrents" "$base/images" \
+		"$base/overrides" "$base/scripts" "$base/etc" || return 1
+	for f in image-bench.tar.gz image-bench.manifest; do
+		ln "$SI_BENCH_PACKED/tarballs/$f" "$base/tarballs/$f" || return 1
+	done
+	cp "$SI_BENCH_PACKED/torrents/image-bench.tar.gz.torrent" "$base/torrents/" || return 1
+	bench_bg seeder server si_seeder --base "$base" \
+		--address "$(cluster_ip server)" --schedule "$SI_BENCH_SCHEDULE" -v &&
+	bench_wait 20 grep -q '^si_seeder: ready: .* torrents 1$' "$BENCH_WORK/seeder.log" ||
+		{ tail -n 5 "$BENCH_WORK/seeder.log"; return 1; }
 }
 
-method_swarmimager_node() {	# NODE DIR
-	# Run si_boel in the node's namespace: cluster_exec "$1" si_boel ...
-	# with IMAGESERVER=$(cluster_ip server); leave $2/$BENCH_IMAGE_NAME
-	# (or define method_swarmimager_verify to check an installed tree).
-	return 1
+# method_swarmimager_node NODE DIR: si_boel installs into DIR/root,
+# staging in DIR/stage; returns when the image is installed.
+method_swarmimager_node() {
+	local node=$1 dir=$2 fifo="$2/.done" line overlap=--overlap
+	[ "$SI_BENCH_OVERLAP" = y ] || overlap=--no-overlap
+	mkdir -p "$dir/root" "$dir/stage" "$dir/tmp" && mkfifo "$fifo" &&
+	exec 4<>"$fifo" || return 1
+	# The line after the install writes "done"; si_boel's exit "exit RC".
+	{ cluster_exec "$node" env TMPDIR="$dir/tmp" si_boel --target "$dir/root" \
+		--imageserver "$(cluster_ip server)" --image bench \
+		--hostname "$node" --cmdline /dev/null --staging "$dir/stage" \
+		--seed-wait y --upload-min 0 --polling-time 1 $overlap 2>&1 |
+		while IFS= read -r line; do
+			printf '%s\n' "$line"
+			case $line in
+			*"seeding until nobody needs us"*) echo done >&4 ;;
+			esac
+		done
+	  echo "exit ${PIPESTATUS[0]}" >&4; } &
+	read -r -t "$BENCH_TIMEOUT" -u 4 line
+	exec 4<&-
+	echo "bench: si_boel on $node: ${line:-timed out}"
+	[ "$line" = done ] || [ "$line" = "exit 0" ]
+}
+
+# The installed tree must equal the image tree (GNU tar's extraction of
+# the bench tarball), compared by t/lib/treediff.py.
+method_swarmimager_verify() {
+	python3 "$SRC_DIR/t/lib/treediff.py" "$SI_BENCH_PACKED/images/bench" \
+		"$2/root" --exclude etc/swarmimager
 }
