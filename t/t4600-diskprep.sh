@@ -3,7 +3,7 @@ test_description='si_boel --prepare-disks: partitions, filesystems, mounts and f
 . "$(dirname "$0")/test-lib.sh" && . "$TEST_DIR/lib-server.sh"
 require_root
 require_cmd rsync opentracker mktorrent aria2c python3 sfdisk losetup partx \
-	blkid e2fsck mkfs.ext4 mkswap
+	blkid e2fsck mkfs.ext4 mkswap mkfs.fat fsck.fat debugfs dumpe2fs
 
 EXT4_FEATURES=has_journal,ext_attr,resize_inode,dir_index,filetype,extent,64bit,flex_bg,sparse_super,large_file,huge_file,dir_nlink,extra_isize,metadata_csum
 GPT_ID=4B6A8E3C-1D2E-4F50-8A9B-0C1D2E3F4A5B

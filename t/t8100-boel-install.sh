@@ -224,6 +224,6 @@ test_expect_success 'an image with GRUB: installed on the disk, the VM boots fro
 	kill_pid $(cat diskboot.pid)
 '
 fi
-say "grub: install $(cat grub.secs 2>/dev/null) s; boot from disk to marker: see diskboot.log"
+[ -z "$have_grub" ] || say "grub VM: boot BOEL to poweroff $(cat grub.secs 2>/dev/null) s, then boots from its disk to GRUB's marker"
 
 test_done
