@@ -17,6 +17,12 @@
 #define SI_DEFAULT_BASE "/var/lib/swarmimager"
 #define SI_DEFAULT_ETC "/etc/swarmimager"
 
+/* The --base option every server program has, for its popt table. */
+#define OPTS_BASE(var) \
+	{ "base", '\0', POPT_ARG_STRING, &(var), 0, \
+	  "the server's base directory (default $SI_BASE or " \
+	  SI_DEFAULT_BASE ")", "DIR" }
+
 struct si_paths {
 	char *base, *etc;
 	char *images, *overrides, *scripts, *tarballs, *torrents, *run;

@@ -459,9 +459,7 @@ int main(int argc, const char **argv)
 		  "the golden client running si_prepareclient", "HOST" },
 		{ "image", '\0', POPT_ARG_STRING, &g.name, 0,
 		  "the image to create or update", "NAME" },
-		{ "base", '\0', POPT_ARG_STRING, &base, 0,
-		  "the server's base directory (default $SI_BASE or "
-		  SI_DEFAULT_BASE ")", "DIR" },
+		OPTS_BASE(base),
 		{ "port", '\0', POPT_ARG_INT, &g.port, 0,
 		  "the golden client's rsync daemon port (default 873)", "PORT" },
 		{ "exclude", '\0', POPT_ARG_STRING, NULL, OPT_EXCLUDE,

@@ -796,9 +796,7 @@ int main(int argc, const char **argv)
 {
 	struct options o = { 0 };
 	struct poptOption table[] = {
-		{ "base", '\0', POPT_ARG_STRING, &o.base, 0,
-		  "the server's base directory (default $SI_BASE or "
-		  SI_DEFAULT_BASE ")", "DIR" },
+		OPTS_BASE(o.base),
 		{ "images", '\0', POPT_ARG_STRING, NULL, OPT_IMAGES,
 		  "the images to pack (comma-separated)", "A,B" },
 		{ "overrides", '\0', POPT_ARG_STRING, NULL, OPT_OVERRIDES,

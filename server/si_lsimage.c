@@ -127,9 +127,7 @@ int main(int argc, const char **argv)
 	size_t n;
 	int ret = 0;
 	struct poptOption table[] = {
-		{ "base", '\0', POPT_ARG_STRING, &base, 0,
-		  "the server's base directory (default $SI_BASE or "
-		  SI_DEFAULT_BASE ")", "DIR" },
+		OPTS_BASE(base),
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};

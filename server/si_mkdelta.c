@@ -170,9 +170,7 @@ int main(int argc, const char **argv)
 		  "compress the package with zstd", NULL },
 		{ "image", '\0', POPT_ARG_STRING, &o.image, 0,
 		  "image name recorded in the package", "NAME" },
-		{ "base", '\0', POPT_ARG_STRING, &o.base, 0,
-		  "the server's base directory (default $SI_BASE or "
-		  SI_DEFAULT_BASE ")", "DIR" },
+		OPTS_BASE(o.base),
 		{ "from", '\0', POPT_ARG_LONG, &o.from, 0,
 		  "with --image: the version the nodes have", "V1" },
 		{ "to", '\0', POPT_ARG_LONG, &o.to, 0,

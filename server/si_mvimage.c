@@ -107,9 +107,7 @@ int main(int argc, const char **argv)
 	struct si_paths p;
 	int ret;
 	struct poptOption table[] = {
-		{ "base", '\0', POPT_ARG_STRING, &base, 0,
-		  "the server's base directory (default $SI_BASE or "
-		  SI_DEFAULT_BASE ")", "DIR" },
+		OPTS_BASE(base),
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};

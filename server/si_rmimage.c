@@ -79,9 +79,7 @@ int main(int argc, const char **argv)
 	const char **args;
 	struct si_paths p;
 	struct poptOption table[] = {
-		{ "base", '\0', POPT_ARG_STRING, &base, 0,
-		  "the server's base directory (default $SI_BASE or "
-		  SI_DEFAULT_BASE ")", "DIR" },
+		OPTS_BASE(base),
 		{ "force", 'f', POPT_ARG_NONE, &force, 0,
 		  "no error for images that do not exist", NULL },
 		OPTS_COMMON,

@@ -898,9 +898,7 @@ int main(int argc, const char **argv)
 {
 	struct options o = { 0 };
 	struct poptOption table[] = {
-		{ "base", '\0', POPT_ARG_STRING, &o.base, 0,
-		  "image server directory (default $SI_BASE or "
-		  SI_DEFAULT_BASE ")", "DIR" },
+		OPTS_BASE(o.base),
 		{ "address", '\0', POPT_ARG_STRING, &o.address, 0,
 		  "bind everything to this IP address (default 0.0.0.0)", "IP" },
 		{ "bt-port", '\0', POPT_ARG_STRING, &o.bt_port, 0,
