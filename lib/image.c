@@ -366,3 +366,35 @@ char **image_artifacts(const struct si_paths *p, const char *name,
 	}
 	return list;
 }
+
+int image_main_two_names(int argc, const char **argv, const char *synopsis,
+			 const char *need,
+			 int (*fn)(const struct si_paths *p, const char *a,
+				   const char *b))
+{
+	char *base = NULL;
+	const char **args;
+	struct si_paths p;
+	int ret;
+	struct poptOption table[] = {
+		OPTS_BASE(base),
+		OPTS_COMMON,
+		POPT_TABLEEND
+	};
+	poptContext con;
+
+	log_init(argv[0]);
+	con = opts_parse(argc, argv, table, synopsis, 2, NULL, NULL);
+	args = poptGetArgs(con);
+	if (!args || !args[0] || !args[1])
+		opts_usage_error(con, "%s", need);
+	for (size_t i = 0; i < 2; i++)
+		if (!valid_name(args[i]))
+			opts_usage_error(con, "invalid image name '%s'", args[i]);
+	paths_init(&p, base, NULL);
+	ret = fn(&p, args[0], args[1]);
+	poptFreeContext(con);
+	paths_release(&p);
+	free(base);
+	return ret < 0 ? 1 : 0;
+}

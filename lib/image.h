@@ -84,4 +84,14 @@ char **image_list(const struct si_paths *p, size_t *n);
 char **image_artifacts(const struct si_paths *p, const char *name,
 		       const char *kind);
 
+/* The main() of the commands that take --base and two image names
+ * (si_cpimage SOURCE DESTINATION, si_mvimage OLD NEW): parses the options
+ * (exit 2 on usage errors, need says what is missing), refuses names that
+ * are not plain, runs fn.  Returns the exit status: 0, or 1 when fn
+ * returned -1. */
+int image_main_two_names(int argc, const char **argv, const char *synopsis,
+			 const char *need,
+			 int (*fn)(const struct si_paths *p, const char *a,
+				   const char *b));
+
 #endif

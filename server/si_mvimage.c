@@ -102,30 +102,6 @@ out:
 
 int main(int argc, const char **argv)
 {
-	char *base = NULL;
-	const char **args;
-	struct si_paths p;
-	int ret;
-	struct poptOption table[] = {
-		OPTS_BASE(base),
-		OPTS_COMMON,
-		POPT_TABLEEND
-	};
-	poptContext con;
-
-	log_init(argv[0]);
-	con = opts_parse(argc, argv, table, "[OPTIONS] OLDNAME NEWNAME", 2,
-			 NULL, NULL);
-	args = poptGetArgs(con);
-	if (!args || !args[0] || !args[1])
-		opts_usage_error(con, "need the old and the new image name");
-	for (size_t i = 0; i < 2; i++)
-		if (!valid_name(args[i]))
-			opts_usage_error(con, "invalid image name '%s'", args[i]);
-	paths_init(&p, base, NULL);
-	ret = mvimage(&p, args[0], args[1]);
-	poptFreeContext(con);
-	paths_release(&p);
-	free(base);
-	return ret < 0 ? 1 : 0;
+	return image_main_two_names(argc, argv, "[OPTIONS] OLDNAME NEWNAME",
+				    "need the old and the new image name", mvimage);
 }
