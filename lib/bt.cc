@@ -240,6 +240,10 @@ void translate(bt_session *s, lt::alert *a)
 			std::string(operation_name(f->op)) + " '" +
 			f->filename() + "': " + f->error.message()));
 	} else if (auto *te = alert_cast<tracker_error_alert>(a)) {
+		// Listening on 0.0.0.0 gives a socket per local address; the
+		// loopback one "skips" every announce to a remote tracker.
+		if (te->error == lt::errors::announce_skipped)
+			return;
 		s->pending.push_back(make_event(BT_EV_TRACKER_ERROR, t, -1,
 			std::string(te->tracker_url()) + ": " +
 			(te->failure_reason()[0] ? te->failure_reason() :
@@ -841,10 +845,12 @@ struct stripe_peer final : lt::peer_plugin {
 		gone = true;
 		st->release(id);
 	}
-	bool on_have(lt::piece_index_t) override
+	bool on_have(lt::piece_index_t piece) override
 	{
+		// Plugins see the have before libtorrent records it: the piece
+		// is done, though has_piece() does not know it yet.
 		have_window++;
-		top_up(sclock::now());
+		top_up(sclock::now(), static_cast<int>(piece));
 		return false;
 	}
 	void tick() override
@@ -878,17 +884,17 @@ struct stripe_peer final : lt::peer_plugin {
 		pc.send_buffer(m, sizeof(m));
 		st->haves++;
 	}
-	void top_up(sclock::time_point now);
+	void top_up(sclock::time_point now, int done = -1);
 };
 
 // Keeps st->depth announced pieces on their way to this peer (one near the
 // end with BT_STRIPE_TAPER, so that few pieces are left in flight).
-void stripe_peer::top_up(sclock::time_point now)
+void stripe_peer::top_up(sclock::time_point now, int done)
 {
 	if (!downloading())
 		return;
-	queue.erase(std::remove_if(queue.begin(), queue.end(), [this](int i) {
-		return pc.has_piece(lt::piece_index_t{i});
+	queue.erase(std::remove_if(queue.begin(), queue.end(), [this, done](int i) {
+		return i == done || pc.has_piece(lt::piece_index_t{i});
 	}), queue.end());
 	int pending = static_cast<int>(queue.size());
 	int want = st->depth;
@@ -942,6 +948,14 @@ struct stripe_node_peer final : lt::peer_plugin {
 		return true;
 	}
 	bool on_have_all() override { return from_seed; }
+	// The seed's have for the last piece we lack makes it a seed in
+	// libtorrent's eyes, which then drops it as an "uninteresting
+	// upload-only peer" before noticing that we want that very piece
+	// (peer_connection::incoming_have checks in that order).
+	bool can_disconnect(lt::error_code const &ec) override
+	{
+		return !(from_seed && ec == lt::errors::uninteresting_upload_peer);
+	}
 	bool on_bitfield(lt::bitfield const &) override { return from_seed; }
 };
 

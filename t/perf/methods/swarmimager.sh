@@ -14,7 +14,9 @@
 # "seeding until nobody needs us" line, which follows the extraction and
 # the overrides); si_boel goes on seeding in the background until nobody
 # is interested or the run ends.  Settings: SI_BENCH_SCHEDULE=stripe|plain|
-# super (si_seeder --schedule, default stripe), SI_BENCH_OVERLAP=y|n.
+# super (si_seeder --schedule, default stripe), SI_BENCH_OVERLAP=y|n,
+# SI_BENCH_BOEL_OPTS (more si_boel options, e.g. -v).  Node logs carry the
+# seconds since the node started.
 
 SI_BENCH_SCHEDULE=${SI_BENCH_SCHEDULE:-stripe}
 SI_BENCH_OVERLAP=${SI_BENCH_OVERLAP:-y}
@@ -60,7 +62,7 @@ method_swarmimager_start() {
 # method_swarmimager_node NODE DIR: si_boel installs into DIR/root,
 # staging in DIR/stage; returns when the image is installed.
 method_swarmimager_node() {
-	local node=$1 dir=$2 fifo="$2/.done" line overlap=--overlap
+	local node=$1 dir=$2 fifo="$2/.done" line overlap=--overlap t0=${EPOCHREALTIME/./} us
 	[ "$SI_BENCH_OVERLAP" = y ] || overlap=--no-overlap
 	mkdir -p "$dir/root" "$dir/stage" "$dir/tmp" && mkfifo "$fifo" &&
 	exec 4<>"$fifo" || return 1
@@ -68,9 +70,11 @@ method_swarmimager_node() {
 	{ cluster_exec "$node" env TMPDIR="$dir/tmp" si_boel --target "$dir/root" \
 		--imageserver "$(cluster_ip server)" --image bench \
 		--hostname "$node" --cmdline /dev/null --staging "$dir/stage" \
-		--seed-wait y --upload-min 0 --polling-time 1 $overlap 2>&1 |
+		--seed-wait y --upload-min 0 --polling-time 1 $overlap ${SI_BENCH_BOEL_OPTS:-} 2>&1 |
 		while IFS= read -r line; do
-			printf '%s\n' "$line"
+			# seconds since this node started, for the log
+			us=$(( ${EPOCHREALTIME/./} - t0 ))
+			printf '%3d.%02d %s\n' $(( us / 1000000 )) $(( us % 1000000 / 10000 )) "$line"
 			case $line in
 			*"seeding until nobody needs us"*) echo done >&4 ;;
 			esac
