@@ -38,6 +38,9 @@ struct bt_session_config {
 	int all_peers_global;
 	int connections_limit;		/* 0 = default */
 	int peer_exchange;		/* 1 = ut_pex on (default) */
+	/* 1 = at most one connection per remote IP address (peers on
+	 * distinct hosts); 0 (default) = any number (peers on one host). */
+	int one_connection_per_ip;
 	/* branch swarm: 1 (default) = downloads follow a striping seed's
 	 * schedule (BT_ADD_STRIPE_SEED): fetch from it only the pieces it
 	 * announces, everything else from other nodes.  Inert with any other
@@ -156,6 +159,13 @@ struct bt_stats {
 /* Fills st.  With peers=1 also counts interested peers (costlier).
  * Returns 0 or -1 if the torrent is gone. */
 int bt_torrent_stats(struct bt_torrent *t, struct bt_stats *st, int peers);
+
+/* Whether DATA (LEN bytes) is piece PIECE, by its hash in the torrent.
+ * libtorrent 2.0 reports a piece verified (BT_EV_PIECE, BT_EV_FINISHED)
+ * before its disk write has landed: whoever reads the staged file checks
+ * what it read with this, and waits while it does not match. */
+int bt_torrent_piece_ok(struct bt_torrent *t, int piece, const void *data,
+			long len);
 
 enum bt_event_type {
 	BT_EV_PIECE = 1,	/* piece verified (torrent, piece) */

@@ -10,6 +10,7 @@
 #include "swarm.h"
 #include "util.h"
 
+
 #define READ_CHUNK (1 << 20)
 
 struct swarm_dl {
@@ -18,9 +19,9 @@ struct swarm_dl {
 	struct bt_torrent *t;
 	struct bt_info info;
 	char *file;
-	int fd;
+	int fd;			/* the staged file, for reading */
+	char *buf;		/* READ_CHUNK bytes */
 	int64_t offset;		/* bytes handed to the reader */
-	char *buf;
 	int64_t last_done;	/* verified bytes at the last change */
 	double last_change;
 	int hash_failed;
@@ -47,6 +48,11 @@ struct swarm *swarm_new(const struct swarm_config *c)
 	bc.listen = c->listen ? c->listen : "0.0.0.0:0";
 	bc.profile = BT_PROFILE_NODE;
 	bc.peer_exchange = 1;
+	/* Nodes of a cluster each have their own address; a seeder on the
+	 * loopback means a test with every peer on this host. */
+	bc.one_connection_per_ip = c->seeder_ip &&
+		strncmp(c->seeder_ip, "127.", 4) && strcmp(c->seeder_ip, "::1") &&
+		strcmp(c->seeder_ip, "localhost");
 	if (c->upload_rate_limit > 0) {
 		bc.upload_rate_limit = c->upload_rate_limit;
 		bc.all_peers_global = 1;
@@ -67,8 +73,8 @@ static void dl_free(struct swarm_dl *d)
 		bt_torrent_remove(d->t);
 	if (d->fd >= 0)
 		close(d->fd);
-	free(d->file);
 	free(d->buf);
+	free(d->file);
 	free(d->failed);
 	free(d);
 }
@@ -304,12 +310,69 @@ int swarm_pump(struct swarm *sw, int ms)
 	return ret;
 }
 
+/* Reads whole pieces of the staged file from byte OFF (a piece boundary)
+ * up to LIMIT into d->buf (READ_CHUNK or a piece), keeping only the leading
+ * pieces whose data matches their hash: libtorrent reports a piece
+ * verified before its disk write lands.  Returns the bytes kept (0 when
+ * the first piece is not on disk yet), or -1. */
+static ssize_t read_landed(struct swarm_dl *d, int64_t off, int64_t limit)
+{
+	int64_t plen = d->info.piece_length, want = limit - off, done = 0;
+	int64_t chunk = plen < READ_CHUNK ? READ_CHUNK / plen * plen : plen;
+	ssize_t n;
+
+	if (d->fd < 0) {
+		d->fd = open(d->file, O_RDONLY | O_CLOEXEC);
+		if (d->fd < 0)
+			return error_errno("cannot open '%s'", d->file);
+		d->buf = xmalloc((size_t)chunk);
+	}
+	if (want > chunk)
+		want = chunk;
+	do
+		n = pread(d->fd, d->buf, (size_t)want, off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return error_errno("cannot read '%s'", d->file);
+	while (done < n) {
+		int64_t len = plen;
+
+		if (off + done + len > d->info.total_size)
+			len = d->info.total_size - off - done;
+		if (done + len > n ||
+		    !bt_torrent_piece_ok(d->t, (int)((off + done) / plen),
+					 d->buf + done, (long)len))
+			break;
+		done += len;
+	}
+	return done;
+}
+
+/* Waits for the download and then for the staged file to hold it. */
 int swarm_wait_complete(struct swarm_dl *d)
 {
+	int64_t off = 0;
+	double give_up;
+	ssize_t n;
+
 	while (!d->finished) {
 		swarm_pump(d->sw, 200);
 		if (d->failed)
 			return error("%s", d->failed);
+	}
+	give_up = now_monotonic() + 30;
+	while (off < d->info.total_size) {
+		n = read_landed(d, off, d->info.total_size);
+		if (n < 0)
+			return -1;
+		off += n;
+		if (n > 0)
+			continue;
+		if (now_monotonic() > give_up)
+			return error("%s: '%s' still lacks verified data at "
+				     "byte %lld after 30 s", d->info.name,
+				     d->file, (long long)off);
+		swarm_pump(d->sw, 20);
 	}
 	return 0;
 }
@@ -318,42 +381,33 @@ ssize_t swarm_read(void *ctx, const void **buf)
 {
 	struct swarm_dl *d = ctx;
 	struct bt_stats st;
+	int64_t plen = d->info.piece_length, start, skip;
 	ssize_t n;
-	int64_t avail;
 
 	if (d->offset >= d->info.total_size)
 		return 0;
+	start = d->offset / plen * plen;
+	skip = d->offset - start;
 	for (;;) {
 		if (bt_torrent_stats(d->t, &st, 0) < 0)
 			return error("%s: the torrent disappeared", d->info.name);
-		avail = st.verified_prefix - d->offset;
-		if (avail > 0)
-			break;
-		swarm_pump(d->sw, 100);
+		if (st.verified_prefix > d->offset) {
+			n = read_landed(d, start, st.verified_prefix);
+			if (n < 0)
+				return -1;
+			if (n > skip)
+				break;
+		}
+		/* Nothing new verified, or verified but not written yet. */
+		swarm_pump(d->sw, st.verified_prefix > d->offset ? 10 : 100);
 		if (d->failed)
 			return error("%s", d->failed);
 	}
-	if (d->fd < 0) {
-		d->fd = open(d->file, O_RDONLY | O_CLOEXEC);
-		if (d->fd < 0)
-			return error_errno("cannot open '%s'", d->file);
-		d->buf = xmalloc(READ_CHUNK);
-	}
-	if (avail > READ_CHUNK)
-		avail = READ_CHUNK;
-	do
-		n = pread(d->fd, d->buf, (size_t)avail, d->offset);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return error_errno("cannot read '%s'", d->file);
-	if (n == 0)
-		return error("cannot read '%s': unexpected end of file", d->file);
-	d->offset += n;
-	*buf = d->buf;
+	d->offset = start + n;
+	*buf = d->buf + skip;
 	/* Keep events flowing while extraction runs. */
-	if (d->sw)
-		swarm_pump(d->sw, 0);
-	return n;
+	swarm_pump(d->sw, 0);
+	return n - skip;
 }
 
 void swarm_totals(struct swarm *sw, struct swarm_totals *t)

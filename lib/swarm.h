@@ -5,8 +5,11 @@
  * connected directly to the image server's seeder, again every few
  * seconds (it may restart), so an install goes on when the tracker dies;
  * peer exchange spreads the other nodes.  A download is read while it
- * grows: swarm_read() hands out only the verified contiguous prefix of the
- * staged file, pumping the session while it waits (single-threaded).
+ * grows: swarm_read() hands out only the verified contiguous prefix,
+ * piece by piece through libtorrent (the staged file may still lack a
+ * verified piece's data: 2.0's writes land after the hash check), pumping
+ * the session while it waits (single-threaded).  swarm_wait_complete()
+ * returns once the staged file itself holds the whole download.
  */
 #ifndef SI_SWARM_H
 #define SI_SWARM_H

@@ -65,6 +65,7 @@ struct seeder {
 	int bt_port, tracker_port, rsync_port;
 	int no_tracker, no_rsync;
 	unsigned add_flags;	/* --schedule: BT_ADD_SEED and the rest */
+	int stripe_depth;	/* --stripe-depth, 0 = libtorrent shim's default */
 
 	struct bt_session *ses;
 	struct seed **seeds;
@@ -517,10 +518,13 @@ static void print_status(struct seeder *sd)
 
 		if (bt_torrent_stripe_stats(s->t, &ss) == 0)
 			verbose("  %s: stripe: %lld pieces announced, %lld "
-				"again, %d never, %lld stock peers", s->file,
+				"again (%lld orphaned, %lld endgame), %d never, "
+				"%d slow nodes, %lld stock peers", s->file,
 				(long long)ss.fresh_pieces,
-				(long long)ss.repeat_pieces, ss.unsent_pieces,
-				(long long)ss.stock_peers);
+				(long long)ss.repeat_pieces,
+				(long long)ss.orphan_pieces,
+				(long long)ss.endgame_pieces, ss.unsent_pieces,
+				ss.slow_peers, (long long)ss.stock_peers);
 	}
 	notice("status: %zu torrents, %d peers, upload %s/s, uploaded %s", n,
 	       peers, human_bytes(a, sizeof(a), rate),
@@ -658,6 +662,7 @@ static int start_session(struct seeder *sd)
 	bt_session_config_init(&c);
 	c.listen = listen;
 	c.profile = BT_PROFILE_SEEDER;
+	c.stripe_depth = sd->stripe_depth;
 	sd->ses = bt_session_new(&c, err, sizeof(err));
 	if (!sd->ses)
 		return error("%s", err);
@@ -825,6 +830,7 @@ static void stop(struct seeder *sd)
 
 struct options {
 	char *base, *address, *bt_port, *tracker_port, *rsync_port, *schedule;
+	char *stripe_depth;
 	int no_tracker, no_rsync;
 };
 
@@ -886,6 +892,13 @@ static void configure(struct seeder *sd, const struct options *o)
 	sd->no_tracker = o->no_tracker;
 	sd->no_rsync = o->no_rsync;
 	sd->add_flags = schedule_flags(o->schedule);
+	if (o->stripe_depth) {
+		long v;
+
+		if (parse_long(o->stripe_depth, 1, 64, &v) < 0)
+			die(2, "invalid stripe depth '%s' (1 to 64)", o->stripe_depth);
+		sd->stripe_depth = (int)v;
+	}
 	sd->tracker_dir = path_join(sd->paths.run, "tracker");
 	sd->rsyncd_conf = path_join(sd->paths.run, "rsyncd.conf");
 	sd->cfg_path = path_join(sd->paths.torrents, SEEDER_CFG);
@@ -914,6 +927,8 @@ int main(int argc, const char **argv)
 		{ "schedule", '\0', POPT_ARG_STRING, &o.schedule, 0,
 		  "how torrents are seeded: stripe (default), plain or super",
 		  "NAME" },
+		{ "stripe-depth", '\0', POPT_ARG_STRING, &o.stripe_depth, 0,
+		  "stripe: pieces each node is given ahead (default 2)", "N" },
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};
@@ -932,5 +947,6 @@ int main(int argc, const char **argv)
 	poptFreeContext(con);
 	free(o.base); free(o.address); free(o.bt_port);
 	free(o.tracker_port); free(o.rsync_port); free(o.schedule);
+	free(o.stripe_depth);
 	return ret < 0 ? 1 : 0;
 }

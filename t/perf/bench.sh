@@ -3,8 +3,11 @@
 #
 # For each node count, one emulated cluster (t/lib-cluster.sh) is built and
 # every method delivers the same image tarball from the server to all nodes;
-# then two scenarios at BENCH_SCENARIO_N nodes: one node on a link ten times
-# slower ("slow"), a quarter of the nodes joining late ("late").  Each node's
+# then scenarios at BENCH_SCENARIO_N nodes: one node on a link ten times
+# slower ("slow"), a quarter of the nodes joining late ("late"), the last
+# node killed (SIGKILL) part-way ("die"), and the last node running a stock
+# BitTorrent client (aria2c) in the method's swarm ("stock", methods with a
+# stock_node hook only).  Each node's
 # completion is timed by this script in the same way for every method (the
 # monotonic time when the method's node function returns) and its copy is
 # checked (sha256) after the run.  Results: CSV, markdown and PNG in
@@ -17,16 +20,20 @@
 #   BENCH_SIZE=60                 generated image size in MB (10^6 bytes)
 #   BENCH_IMAGE=path.tar.gz       use this tarball instead
 #   BENCH_METHODS="rsync aria2 aria2seed udpcast swarmimager"
-#   BENCH_SCENARIOS="base slow late"
+#   BENCH_SCENARIOS="base slow late die stock"
 #   BENCH_SCENARIO_N=16           node count of slow/late (capped at the
 #                                 largest of BENCH_NODES)
 #   BENCH_LATE_DELAY=5            seconds the late quarter waits
+#   BENCH_DIE_AT=                 seconds after the start when the last node
+#                                 is killed (default 40% of the ideal time)
 #   BENCH_TIMEOUT=                seconds per run (default from the ideal)
 #   BENCH_OUT=docs/perf           where reports go
 #   BENCH_CACHE=/var/tmp/swarmimager-bench   generated images are kept here
 #   BENCH_RSYNC_MAX_N=            skip rsync above this node count (it is
 #                                 linear in N and slow)
 #   BENCH_KEEP=1                  keep the work directory (logs) at the end
+#   BENCH_TMPFS=1                 runs' files (the nodes' disks) on a tmpfs
+#                                 when memory allows (0: on WORK's disk)
 #   BENCH_NOTE="text"             a note printed at the top of the report
 # Methods are t/perf/methods/NAME.sh; see t/perf/methods/README.md.
 set -u
@@ -40,9 +47,10 @@ BENCH_NODES=${BENCH_NODES:-"1 2 4 8 16 32"}
 BENCH_SIZE=${BENCH_SIZE:-60}
 BENCH_IMAGE=${BENCH_IMAGE:-}
 BENCH_METHODS=${BENCH_METHODS:-"rsync aria2 aria2seed udpcast swarmimager"}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-"base slow late"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"base slow late die stock"}
 BENCH_SCENARIO_N=${BENCH_SCENARIO_N:-16}
 BENCH_LATE_DELAY=${BENCH_LATE_DELAY:-5}
+BENCH_DIE_AT=${BENCH_DIE_AT:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-}
 BENCH_OUT=${BENCH_OUT:-$SRC_DIR/docs/perf}
 BENCH_CACHE=${BENCH_CACHE:-/var/tmp/swarmimager-bench}
@@ -110,7 +118,7 @@ NODE_PIDS=()
 
 # run_one METHOD SCENARIO N: one delivery; appends a row to the CSVs.
 run_one() {
-	local m=$1 scen=$2 n=$3 reason node late= special= deadline now
+	local m=$1 scen=$2 n=$3 reason node late= special= deadline now killer=
 	local t0 t1 c0 c1 p0 p1 x0 x1 line pending start rc ok cpu psi sent i
 	declare -A endt=() rcs=() startt=()
 	export BENCH_METHOD=$m BENCH_SCENARIO=$scen BENCH_N=$n
@@ -123,8 +131,15 @@ run_one() {
 	slow) special="n$n" ;;
 	late) for (( i = n - (n + 3) / 4 + 1; i <= n; i++ )); do late+="n$i "; done
 	      special=$late ;;
+	die|stock) special="n$n" ;;
 	esac
 	export BENCH_TIMEOUT=${BENCH_TIMEOUT_SET:-$(auto_timeout "$n" "$scen")}
+	if [ "$scen" = stock ] && ! declare -F "method_${m}_stock_node" >/dev/null; then
+		reason="the method has no swarm a stock client could join"
+		say "$m $scen N=$n: skipped: $reason"
+		csv_row "$m" "$scen" "$n" skipped "" "" "" "" "" "" "" 0 "$n" "$reason"
+		return 0
+	fi
 	if declare -F "method_${m}_check" >/dev/null && ! reason=$("method_${m}_check" 2>&1); then
 		say "$m $scen N=$n: skipped: $reason"
 		csv_row "$m" "$scen" "$n" skipped "" "" "" "" "" "" "" 0 "$n" "$reason"
@@ -151,6 +166,12 @@ run_one() {
 			say "$m: go hook failed: $(tail -n 2 "$BENCH_WORK/start.log" | tr '\n' ' ')"
 	fi
 	for node in $late; do launch_node "$m" "$node" "$BENCH_LATE_DELAY"; done
+	if [ "$scen" = die ]; then
+		# Every process of the node's namespace, at once, without warning.
+		( sleep "$BENCH_DIE_AT_S"; kill -KILL $(cluster_pids "$special") 2>/dev/null
+		  say "$m $scen N=$n: killed $special at ${BENCH_DIE_AT_S}s" ) &
+		killer=$!
+	fi
 	pending=$n
 	deadline=$(awk -v t="$t0" -v d="$BENCH_TIMEOUT" 'BEGIN { printf "%d", t + d }')
 	while [ "$pending" -gt 0 ]; do
@@ -164,13 +185,16 @@ run_one() {
 		[ "${now%.*}" -lt "$deadline" ] || { say "$m $scen N=$n: timed out, $pending nodes unfinished"; break; }
 	done
 	t1=$(uptime_now) c1=$(cpu_sample) p1=$(psi_sample) x1=$(cluster_tx_bytes server)
+	[ -z "$killer" ] || { kill "$killer" 2>/dev/null; wait "$killer" 2>/dev/null; }
 	finish_run "$m"
 	exec 3<&-
 	# Per node: verify, then record.
 	ok=0
 	for node in $BENCH_NODE_LIST; do
 		rc=${rcs[$node]:-timeout}
-		if [ "$rc" = 0 ] && verify_node "$m" "$node"; then
+		if [ "$scen" = die ] && [ "$node" = "$special" ]; then
+			rc=killed
+		elif [ "$rc" = 0 ] && verify_node "$m" "$node" "$scen"; then
 			ok=$((ok + 1)) rc=ok
 		elif [ "$rc" = 0 ]; then
 			rc=corrupt
@@ -194,7 +218,9 @@ launch_node() {
 		exec 3>&-
 		[ "$delay" = 0 ] || sleep "$delay"
 		s=$(uptime_now)
-		"method_${m}_node" "$node" "$BENCH_WORK/nodes/$node" \
+		f="method_${m}_node"
+		[ "$BENCH_SCENARIO $node" != "stock n$BENCH_N" ] || f="method_${m}_stock_node"
+		"$f" "$node" "$BENCH_WORK/nodes/$node" \
 			>"$BENCH_WORK/nodes/$node.log" 2>&1 </dev/null
 		rc=$?
 		e=$(uptime_now)
@@ -203,8 +229,12 @@ launch_node() {
 	NODE_PIDS+=($!)
 }
 
-verify_node() {	# METHOD NODE
+verify_node() {	# METHOD NODE SCENARIO
 	local dir="$BENCH_WORK/nodes/$2" sum
+	if [ "$3 $2" = "stock n$BENCH_N" ]; then
+		"method_${1}_stock_verify" "$2" "$dir" >>"$BENCH_WORK/nodes/$2.log" 2>&1
+		return
+	fi
 	if declare -F "method_${1}_verify" >/dev/null; then
 		"method_${1}_verify" "$2" "$dir" >>"$BENCH_WORK/nodes/$2.log" 2>&1
 		return
@@ -227,6 +257,7 @@ sub() { [ -n "$1" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }';
 auto_timeout() {	# N SCENARIO
 	awk -v n="$1" -v s="$2" -v i="$IDEAL" -v d="$BENCH_LATE_DELAY" 'BEGIN {
 		t = 60 + 3 * n * i; if (s == "slow") t += 30 * i; if (s == "late") t += d
+		if (s == "stock") t += 10 * i
 		printf "%d", t }'
 }
 
@@ -235,6 +266,7 @@ summarize() {
 	local m=$1 scen=$2 n=$3 ok=$4 special=$5
 	awk -F, -v m="$m" -v s="$scen" -v n="$n" -v sp=" $special " -v id="$RUN_ID" '
 		$1 == id && $2 == m && $3 == s && $4 == n {
+			if ($8 == "killed") next
 			if ($8 != "ok") { bad++; next }
 			d = $7 - $6; sum += d; cnt++
 			if ($7 > all) all = $7
@@ -289,6 +321,10 @@ cleanup() {
 	trap - EXIT INT TERM
 	_kill_pids "${BENCH_BG_PIDS[@]}" "${NODE_PIDS[@]}"
 	cluster_down
+	if [ -n "${RUN_TMPFS:-}" ]; then
+		[ -z "${BENCH_KEEP:-}" ] || cp -a "$WORK/run" "$WORK/run.kept" 2>/dev/null
+		umount "$WORK/run" 2>/dev/null
+	fi
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		[ -z "${WORK:-}" ] || echo "bench: work directory kept: $WORK" >&2
 	else
@@ -302,7 +338,27 @@ machine() {
 	echo "- memory: $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
 	echo "- kernel: $(uname -sr)"
 	echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- nodes' files: $RUN_STORAGE"
 	echo "- tools: $(rsync --version | head -1 | awk '{ print "rsync", $3 }'), $(aria2c --version | head -1), opentracker (Debian), udpcast $(dpkg-query -W -f='${Version}' udpcast 2>/dev/null)"
+}
+
+# run_storage: the nodes' files go to a tmpfs: 32 emulated nodes writing
+# one host's ext4 spend the 2 cores in inode allocation (perf: ext4_new_inode,
+# find_inode_bit), which real nodes, each with its own disk, do not share.
+run_storage() {
+	local need avail maxn=0 n
+	mkdir -p "$WORK/run" || die "cannot create '$WORK/run'"
+	[ "${BENCH_TMPFS:-1}" = 1 ] || { RUN_STORAGE="disk (BENCH_TMPFS=0)"; return 0; }
+	for n in $BENCH_NODES $BENCH_SCENARIO_N; do [ "$n" -le "$maxn" ] || maxn=$n; done
+	# Each node: the staged tarball, the installed tree, and slack.
+	need=$(( maxn * IMAGE_SIZE * 3 / 1024 + 512 * 1024 ))	# KiB
+	avail=$(awk '/^MemAvailable/ { print $2 }' /proc/meminfo)
+	if [ "$avail" -gt $(( need * 2 )) ] &&
+	   mount -t tmpfs -o "size=${need}k,mode=0755" tmpfs "$WORK/run"; then
+		RUN_TMPFS=1 RUN_STORAGE="tmpfs ($(( need / 1024 )) MiB)"
+	else
+		RUN_STORAGE="disk ($(df -T "$WORK" | awk 'NR == 2 { print $2 }'), not enough memory for a tmpfs)"
+	fi
 }
 
 main() {
@@ -344,6 +400,7 @@ main() {
 	prepare_image
 	IDEAL=$(awk -v s="$IMAGE_SIZE" -v r="$(rate_bps "$BENCH_RATE")" 'BEGIN { printf "%.2f", s * 8 / r }')
 	say "image $IMAGE_SIZE bytes, rate $BENCH_RATE, ideal ${IDEAL}s, nodes '$BENCH_NODES', methods '$BENCH_METHODS', work $WORK"
+	run_storage
 	machine >"$WORK/machine.md"
 	for n in $BENCH_NODES; do
 		case " $BENCH_SCENARIOS " in *" base "*) ;; *) break ;; esac
@@ -351,7 +408,8 @@ main() {
 		csv_row ideal base "$n" ok "$IDEAL" "$IDEAL" "" "" "" "" "" "$n" 0 "image size / link rate"
 		for m in $BENCH_METHODS; do run_one "$m" base "$n"; done
 	done
-	for scen in slow late; do
+	BENCH_DIE_AT_S=${BENCH_DIE_AT:-$(awk -v i="$IDEAL" 'BEGIN { printf "%.1f", 0.4 * i }')}
+	for scen in slow late die stock; do
 		case " $BENCH_SCENARIOS " in *" $scen "*) ;; *) continue ;; esac
 		cluster_up bench "$scen_n" "$BENCH_RATE" || die "cannot build the cluster"
 		[ "$scen" = slow ] && { cluster_set_rate "n$scen_n" "$(( $(rate_bps "$BENCH_RATE") / 10000 ))kbit" || die "cannot slow n$scen_n"; }

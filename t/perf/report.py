@@ -38,7 +38,9 @@ def table(rows, scenario, slow_node):
     if not rows:
         return []
     special = {"slow": "slow node (%s) done" % slow_node,
-               "late": "late quarter done"}.get(scenario)
+               "late": "late quarter done",
+               "die": "killed node (%s)" % slow_node,
+               "stock": "stock client (%s) done" % slow_node}.get(scenario)
     head = ["method", "N", "all done", "mean node"]
     if special:
         head += ["others done", special]
@@ -49,7 +51,9 @@ def table(rows, scenario, slow_node):
         cells = [NAMES.get(r["method"], r["method"]), r["nodes"],
                  fmt(r["all_done_s"], " s"), fmt(r["mean_node_s"], " s")]
         if special:
-            cells += [fmt(r["others_done_s"], " s"), fmt(r["special_done_s"], " s")]
+            cells += [fmt(r["others_done_s"], " s"),
+                      "killed" if scenario == "die" and r["method"] != "ideal"
+                      else fmt(r["special_done_s"], " s")]
         status = r["status"] + (" (%s)" % r["note"] if r["note"] and r["method"] != "ideal" else "")
         cells += [fmt(r["server_sent_images"]), fmt(r["cpu_pct"], " %"),
                   fmt(r["cpu_psi_pct"], " %"),
@@ -147,7 +151,9 @@ def main():
         md += ["![time versus nodes](%s)" % os.path.basename(png), ""]
     for scen, text in (("base", "## All nodes start together"),
                        ("slow", "## One node on a link ten times slower (%s)" % a.slow_node),
-                       ("late", "## A quarter of the nodes join late")):
+                       ("late", "## A quarter of the nodes join late"),
+                       ("die", "## One node (%s) killed part-way" % a.slow_node),
+                       ("stock", "## One node (%s) runs a stock client (aria2c) in the swarm" % a.slow_node)):
         t = table(rows, scen, a.slow_node)
         if t:
             md += [text, ""] + t + [""]

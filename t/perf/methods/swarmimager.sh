@@ -8,17 +8,26 @@
 # tree, which si_installbtimage packs (tarball, manifest, torrent announcing
 # the server's namespace address); that tree is also the reference the
 # installed trees are compared with.  Every run gets a fresh server base
-# holding hard links to the packed files.
+# holding hard links to (or copies of) the packed files.
 #
 # A node's time is the moment si_boel says the image is installed (its
 # "seeding until nobody needs us" line, which follows the extraction and
 # the overrides); si_boel goes on seeding in the background until nobody
 # is interested or the run ends.  Settings: SI_BENCH_SCHEDULE=stripe|plain|
-# super (si_seeder --schedule, default stripe), SI_BENCH_OVERLAP=y|n,
-# SI_BENCH_BOEL_OPTS (more si_boel options, e.g. -v).  Node logs carry the
+# super (si_seeder --schedule, default stripe), SI_BENCH_COMPRESS=zstd|gzip|
+# none (si_installbtimage --compress, default zstd), SI_BENCH_OVERLAP=y|n,
+# SI_BENCH_STRIPE_DEPTH (si_seeder --stripe-depth), SI_BENCH_BOEL_OPTS
+# (more si_boel options, e.g. -v).  Node logs carry the
 # seconds since the node started.
 
 SI_BENCH_SCHEDULE=${SI_BENCH_SCHEDULE:-stripe}
+SI_BENCH_COMPRESS=${SI_BENCH_COMPRESS:-zstd}
+case $SI_BENCH_COMPRESS in
+gzip) SI_BENCH_TAR=image-bench.tar.gz ;;
+zstd) SI_BENCH_TAR=image-bench.tar.zst ;;
+none) SI_BENCH_TAR=image-bench.tar ;;
+*) echo "SI_BENCH_COMPRESS: gzip, zstd or none" >&2; SI_BENCH_TAR=unknown ;;
+esac
 SI_BENCH_OVERLAP=${SI_BENCH_OVERLAP:-y}
 
 method_swarmimager_check() {
@@ -31,16 +40,16 @@ method_swarmimager_check() {
 # _si_bench_pack: the packed image, made once per benchmark (and again
 # when the image or the server address changes) in $SI_BENCH_PACKED.
 _si_bench_pack() {
-	local key="$BENCH_IMAGE_SHA256 $(cluster_ip server)" tree
+	local key="$BENCH_IMAGE_SHA256 $(cluster_ip server) $SI_BENCH_COMPRESS" tree
 	SI_BENCH_PACKED="$(dirname "$BENCH_IMAGE")/swarmimager"
 	tree="$SI_BENCH_PACKED/images/bench"
 	[ "$(cat "$SI_BENCH_PACKED/key" 2>/dev/null)" = "$key" ] && return 0
 	rm -rf "$SI_BENCH_PACKED" && mkdir -p "$tree" || return 1
 	tar --numeric-owner -xpzf "$BENCH_IMAGE" -C "$tree" || return 1
 	si_installbtimage --base "$SI_BENCH_PACKED" --address "$(cluster_ip server)" \
-		--images bench -q || return 1
+		--images bench --compress "$SI_BENCH_COMPRESS" -q || return 1
 	echo "$key" >"$SI_BENCH_PACKED/key"
-	echo "swarmimager: packed $(stat -c %s "$SI_BENCH_PACKED/tarballs/image-bench.tar.gz") bytes" \
+	echo "swarmimager: packed $(stat -c %s "$SI_BENCH_PACKED/tarballs/$SI_BENCH_TAR") bytes" \
 		"(bench tarball $BENCH_IMAGE_SIZE bytes)"
 }
 
@@ -49,12 +58,15 @@ method_swarmimager_start() {
 	_si_bench_pack || { echo "cannot pack the image"; return 1; }
 	mkdir -p "$base/tarballs" "$base/torrents" "$base/images" \
 		"$base/overrides" "$base/scripts" "$base/etc" || return 1
-	for f in image-bench.tar.gz image-bench.manifest; do
-		ln "$SI_BENCH_PACKED/tarballs/$f" "$base/tarballs/$f" || return 1
+	for f in "$SI_BENCH_TAR" image-bench.manifest; do
+		ln "$SI_BENCH_PACKED/tarballs/$f" "$base/tarballs/$f" 2>/dev/null ||
+			cp -p "$SI_BENCH_PACKED/tarballs/$f" "$base/tarballs/$f" || return 1
 	done
-	cp "$SI_BENCH_PACKED/torrents/image-bench.tar.gz.torrent" "$base/torrents/" || return 1
+	cp "$SI_BENCH_PACKED/torrents/$SI_BENCH_TAR.torrent" "$base/torrents/" || return 1
+	# For the "stock" scenario's aria2c (methods/aria2.sh).
+	cp "$base/torrents/$SI_BENCH_TAR.torrent" "$BENCH_WORK/image.torrent" || return 1
 	bench_bg seeder server si_seeder --base "$base" \
-		--address "$(cluster_ip server)" --schedule "$SI_BENCH_SCHEDULE" -v &&
+		--address "$(cluster_ip server)" --schedule "$SI_BENCH_SCHEDULE" ${SI_BENCH_STRIPE_DEPTH:+--stripe-depth $SI_BENCH_STRIPE_DEPTH} -v &&
 	bench_wait 20 grep -q '^si_seeder: ready: .* torrents 1$' "$BENCH_WORK/seeder.log" ||
 		{ tail -n 5 "$BENCH_WORK/seeder.log"; return 1; }
 }
@@ -91,4 +103,13 @@ method_swarmimager_node() {
 method_swarmimager_verify() {
 	python3 "$SRC_DIR/t/lib/treediff.py" "$SI_BENCH_PACKED/images/bench" \
 		"$2/root" --exclude etc/swarmimager
+}
+
+# "stock" scenario: a stock client (aria2c, as in methods/aria2.sh, seeding
+# on when done) downloads the tarball from SwarmImager's swarm: the same
+# torrent, tracker and seeder as the si_boel nodes.
+method_swarmimager_stock_node() { _aria2_node "$1" "$2" --seed-ratio=0.0; }
+
+method_swarmimager_stock_verify() {
+	cmp "$SI_BENCH_PACKED/tarballs/$SI_BENCH_TAR" "$2/$SI_BENCH_TAR"
 }
