@@ -1,0 +1,53 @@
+#!/bin/bash
+test_description='the deployment benchmark on 3 emulated nodes: a killed node does not stop the others, a stock client (aria2c) joins the SwarmImager swarm and finishes, and the reports say so'
+. "$(dirname "$0")/test-lib.sh"
+require_root
+require_cmd ip tc opentracker rsync aria2c python3
+
+OUT=$TRASH/perf
+# bench.sh names its namespaces bench-<its PID>-HOST.
+leftover() { ip netns list | grep -q "^bench-$1-"; }
+
+test_expect_success 'bench.sh runs base, die and stock at N=3 (a 4 MB image)' '
+	BENCH_NODES=3 BENCH_METHODS=swarmimager BENCH_SCENARIOS="base die stock" \
+	BENCH_SCENARIO_N=3 BENCH_SIZE=4 BENCH_RATE=20mbit BENCH_DIE_AT=1 \
+	BENCH_OUT="$OUT" BENCH_CACHE="$TRASH/cache" \
+		"$SRC_DIR/t/perf/bench.sh" >bench.out 2>&1 &
+	pid=$! &&
+	wait $pid; rc=$?
+	cat bench.out &&
+	test $rc = 0 && ! leftover $pid &&
+	CSV=$(ls "$OUT"/bench-*[0-9].csv) && test -s "$CSV" &&
+	NODES=$(ls "$OUT"/bench-*-nodes.csv)
+'
+
+# field NAME ROW: a column of results.csv by its header name.
+field() {
+	awk -F, -v f="$1" -v s="$2" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$2 == "swarmimager" && $3 == s { print $c[f] }' "$CSV"
+}
+
+test_expect_success 'base: all 3 nodes installed and checked' '
+	test "$(field status base)" = ok && test "$(field ok_nodes base)" = 3
+'
+
+test_expect_success 'die: n3 was killed part-way, the 2 others installed' '
+	grep -q "swarmimager die N=3: killed n3 at 1s" bench.out &&
+	test "$(field status die)" = ok && test "$(field ok_nodes die)" = 2 &&
+	grep -q ",swarmimager,die,3,n3,.*,killed$" "$NODES" &&
+	test -n "$(field others_done_s die)"
+'
+
+test_expect_success 'stock: aria2c on n3 got the tarball from the swarm; the si_boel nodes installed' '
+	test "$(field status stock)" = ok && test "$(field ok_nodes stock)" = 3 &&
+	test -n "$(field special_done_s stock)" &&
+	grep -q ",swarmimager,stock,3,n3,.*,ok$" "$NODES"
+'
+
+test_expect_success 'the report has a section per scenario' '
+	grep -q "^## One node (n3) killed part-way" "$OUT/latest.md" &&
+	grep -q "^## One node (n3) runs a stock client" "$OUT/latest.md" &&
+	grep -q "| SwarmImager | 3 |.* killed |" "$OUT/latest.md"
+'
+
+test_done
