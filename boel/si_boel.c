@@ -73,6 +73,7 @@ struct boel {
 	char *host, *seeder_ip;
 	int seeder_port;
 	char *cluster_txt;
+	int cluster_fetched;	/* fetch_cluster() ran */
 	char *overrides_listing;
 	int listed_overrides;
 	struct fetch_retry retry;
@@ -252,7 +253,10 @@ static int fetch_torrents(struct boel *b)
 	return ret;
 }
 
-/* cluster.txt is optional: a server without it has no groups. */
+/* cluster.txt is optional: a server without it has no groups.  Fetched
+ * when first needed (an image from it, or the overrides), not before the
+ * download: one rsync session less on the server's link while every node
+ * starts at once. */
 static void fetch_cluster(struct boel *b)
 {
 	const char *args[] = { "-rt", "--timeout=60", "--include=cluster.txt",
@@ -262,6 +266,8 @@ static void fetch_cluster(struct boel *b)
 	char *dst = path_join(b->work, "scripts/");
 	char *file = path_join(b->work, "scripts/cluster.txt");
 
+	if (b->cluster_fetched++)
+		return;
 	once.tries = 1;
 	if (fetch_rsync("scripts/cluster.txt", args, url, dst, &once, NULL) < 0)
 		notice("no cluster.txt from the server: no group overrides");
@@ -491,6 +497,7 @@ static void note_applied(struct boel *b, const char *name)
 
 static int apply_overrides(struct boel *b)
 {
+	fetch_cluster(b);
 	struct override_query q = {
 		b->s.imagename, b->s.hostname, b->s.groupname, b->s.overrides,
 		b->cluster_txt,
@@ -680,7 +687,6 @@ static int prepare(struct boel *b)
 	if (resolve_server(b) < 0 || fetch_torrents(b) < 0)
 		return -1;
 	read_seeder_cfg(b);
-	fetch_cluster(b);
 	sc.listen = b->listen;
 	sc.seeder_ip = b->seeder_port ? b->seeder_ip : NULL;
 	sc.seeder_port = b->seeder_port;
@@ -808,6 +814,7 @@ static int install(struct boel *b)
 	if (prepare(b) < 0)
 		return -1;
 	if (!b->s.imagename) {
+		fetch_cluster(b);
 		char *img = override_image_for_host(b->cluster_txt,
 						    b->s.hostname);
 		if (!img)

@@ -756,8 +756,11 @@ constexpr auto stripe_grace = std::chrono::seconds(3);
 // branch stripe2: a node is slow when, after slow_warmup, its have rate
 // (pieces/s it completes from anyone) is below 1/slow_ratio of the median.
 constexpr auto slow_warmup = std::chrono::seconds(2);
+// ... and has been for slow_persist: a loaded machine makes every node's
+// rate jitter, and a node judged slow by mistake costs its pieces again.
+constexpr auto slow_persist = std::chrono::seconds(2);
 constexpr double slow_ratio = 4.0;
-constexpr int endgame_percent = 4;	// extra copies, % of the pieces
+constexpr int endgame_percent = 2;	// extra copies, % of the pieces
 const char stripe_seed_key[] = "si_stripe_seed";
 const char stripe_node_key[] = "si_stripe_node";
 
@@ -811,6 +814,7 @@ struct stripe_peer final : lt::peer_plugin {
 	bool aware = false;	// runs the node plugin
 	bool gone = false;
 	bool slow = false;	// branch stripe2: download rate far below others'
+	sclock::time_point below{};	// since when below the slow line, or 0
 	std::vector<bool> announced;
 	std::vector<int> queue;	// announced pieces it may still lack
 	sclock::time_point born = sclock::now(), tick_at = born;
@@ -1108,8 +1112,13 @@ void stripe_state::update_rates(sclock::time_point now)
 	std::sort(r.begin(), r.end());
 	double median = r[r.size() / 2];
 	for (auto *p : peers) {
-		bool s = p->downloading() && now - p->born >= slow_warmup &&
+		bool below = p->downloading() && now - p->born >= slow_warmup &&
 			 p->rate * slow_ratio < median;
+		if (!below)
+			p->below = sclock::time_point{};
+		else if (p->below == sclock::time_point{})
+			p->below = now;
+		bool s = below && now - p->below >= slow_persist;
 		if (s == p->slow)
 			continue;
 		p->slow = s;
