@@ -318,7 +318,10 @@ prepare_image() {
 
 cleanup() {
 	local rc=$?
-	trap - EXIT INT TERM
+	# Nothing may stop the cleaning half-way: namespaces and the tmpfs
+	# would be left behind.
+	trap - EXIT
+	trap '' INT TERM
 	_kill_pids "${BENCH_BG_PIDS[@]}" "${NODE_PIDS[@]}"
 	cluster_down
 	if [ -n "${RUN_TMPFS:-}" ]; then
