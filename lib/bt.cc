@@ -124,14 +124,14 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 	lt::settings_pack p;
 	namespace sp = lt;
 
-	if (c->profile == BT_PROFILE_SEEDER) {
+	// A seed connecting to the peers its tracker names makes a second
+	// connection to each node (the node closes one; the stripe schedule
+	// then announces that connection's pieces again: ~3% of the image at
+	// N=32), but without it a stock client that asked the tracker before
+	// the seeder did (a restarted tracker) waits for its next announce:
+	// kept on (docs/perf/swarm-scheduling.md, session 2).
+	if (c->profile == BT_PROFILE_SEEDER)
 		p = lt::high_performance_seed();
-		// Nodes connect to the seeder; a seeder connecting back makes a
-		// second connection that the node closes, and the stripe
-		// schedule then announces the pieces that connection owned
-		// again (~3% of the image at N=32).
-		p.set_bool(lt::settings_pack::seeding_outgoing_connections, false);
-	}
 	p.set_str(sp::settings_pack::listen_interfaces,
 		  c->listen && *c->listen ? c->listen : "0.0.0.0:0");
 	p.set_str(sp::settings_pack::user_agent, "SwarmImager/0.1");
