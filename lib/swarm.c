@@ -10,7 +10,6 @@
 #include "swarm.h"
 #include "util.h"
 
-
 #define READ_CHUNK (1 << 20)
 
 struct swarm_dl {
@@ -51,8 +50,7 @@ struct swarm *swarm_new(const struct swarm_config *c)
 	/* Nodes of a cluster each have their own address; a seeder on the
 	 * loopback means a test with every peer on this host. */
 	bc.one_connection_per_ip = c->seeder_ip &&
-		strncmp(c->seeder_ip, "127.", 4) && strcmp(c->seeder_ip, "::1") &&
-		strcmp(c->seeder_ip, "localhost");
+		strncmp(c->seeder_ip, "127.", 4) && strcmp(c->seeder_ip, "::1");
 	if (c->upload_rate_limit > 0) {
 		bc.upload_rate_limit = c->upload_rate_limit;
 		bc.all_peers_global = 1;
@@ -381,8 +379,9 @@ ssize_t swarm_read(void *ctx, const void **buf)
 {
 	struct swarm_dl *d = ctx;
 	struct bt_stats st;
-	int64_t plen = d->info.piece_length, start, skip;
+	int64_t plen = d->info.piece_length, start, skip, limit;
 	ssize_t n;
+	int waiting = 0;
 
 	if (d->offset >= d->info.total_size)
 		return 0;
@@ -392,11 +391,16 @@ ssize_t swarm_read(void *ctx, const void **buf)
 		if (bt_torrent_stats(d->t, &st, 0) < 0)
 			return error("%s: the torrent disappeared", d->info.name);
 		if (st.verified_prefix > d->offset) {
-			n = read_landed(d, start, st.verified_prefix);
+			/* While a piece has not landed, look at it alone. */
+			limit = waiting ? start + plen : st.verified_prefix;
+			if (limit > st.verified_prefix)
+				limit = st.verified_prefix;
+			n = read_landed(d, start, limit);
 			if (n < 0)
 				return -1;
 			if (n > skip)
 				break;
+			waiting = 1;
 		}
 		/* Nothing new verified, or verified but not written yet. */
 		swarm_pump(d->sw, st.verified_prefix > d->offset ? 10 : 100);
