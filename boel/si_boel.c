@@ -262,12 +262,13 @@ static void fetch_cluster(struct boel *b)
 	const char *args[] = { "-rt", "--timeout=60", "--include=cluster.txt",
 			       "--exclude=*", NULL };
 	struct fetch_retry once = b->retry;
-	char *url = fetch_url(b->s.imageserver, "scripts/");
-	char *dst = path_join(b->work, "scripts/");
-	char *file = path_join(b->work, "scripts/cluster.txt");
+	char *url, *dst, *file;
 
 	if (b->cluster_fetched++)
 		return;
+	url = fetch_url(b->s.imageserver, "scripts/");
+	dst = path_join(b->work, "scripts/");
+	file = path_join(b->work, "scripts/cluster.txt");
 	once.tries = 1;
 	if (fetch_rsync("scripts/cluster.txt", args, url, dst, &once, NULL) < 0)
 		notice("no cluster.txt from the server: no group overrides");
@@ -497,13 +498,15 @@ static void note_applied(struct boel *b, const char *name)
 
 static int apply_overrides(struct boel *b)
 {
-	fetch_cluster(b);
 	struct override_query q = {
 		b->s.imagename, b->s.hostname, b->s.groupname, b->s.overrides,
-		b->cluster_txt,
+		NULL,
 	};
 	struct override_list l = { NULL, 0 };
 	int ret = 0;
+
+	fetch_cluster(b);
+	q.cluster_txt = b->cluster_txt;
 
 	if (override_choose(&q, &l) < 0)
 		return -1;
@@ -814,9 +817,10 @@ static int install(struct boel *b)
 	if (prepare(b) < 0)
 		return -1;
 	if (!b->s.imagename) {
+		char *img;
+
 		fetch_cluster(b);
-		char *img = override_image_for_host(b->cluster_txt,
-						    b->s.hostname);
+		img = override_image_for_host(b->cluster_txt, b->s.hostname);
 		if (!img)
 			return error("IMAGENAME is not set and cluster.txt "
 				     "names no image for '%s'", b->s.hostname);

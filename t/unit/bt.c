@@ -2,6 +2,7 @@
  * between two libtorrent sessions on loopback, with the verified prefix. */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,33 @@ static void test_create(void)
 	free(file);
 }
 
+/* bt_torrent_piece_ok: what si_boel uses to tell landed data from data
+ * libtorrent has verified but not written yet. */
+static void test_piece_ok(struct bt_torrent *t, const char *file,
+			  const struct bt_info *info)
+{
+	int last = info->num_pieces - 1, plen = info->piece_length;
+	long last_len = (long)(info->total_size - (int64_t)last * plen);
+	char *buf = xmalloc(plen);
+	int fd = open(file, O_RDONLY);
+
+	ok(pread(fd, buf, plen, 0) == plen, "read piece 0");
+	ok(bt_torrent_piece_ok(t, 0, buf, plen) == 1, "piece 0 matches its hash");
+	ok(bt_torrent_piece_ok(t, 1, buf, plen) == 0, "not as piece 1");
+	buf[100] ^= 1;
+	ok(bt_torrent_piece_ok(t, 0, buf, plen) == 0, "one flipped bit: no match");
+	memset(buf, 0, plen);
+	ok(bt_torrent_piece_ok(t, 0, buf, plen) == 0, "zeros (not written yet): no match");
+	ok(pread(fd, buf, last_len, (off_t)last * plen) == last_len, "read the last piece");
+	ok(bt_torrent_piece_ok(t, last, buf, last_len) == 1, "the short last piece matches");
+	ok(bt_torrent_piece_ok(t, last, buf, plen) == 0, "a wrong length never matches");
+	ok(bt_torrent_piece_ok(t, -1, buf, plen) == 0 &&
+	   bt_torrent_piece_ok(t, info->num_pieces, buf, plen) == 0,
+	   "pieces out of range never match");
+	close(fd);
+	free(buf);
+}
+
 static void test_transfer(void)
 {
 	char *file = make_file("img.bin", 3000000), *tor, err[256];
@@ -126,6 +154,7 @@ static void test_transfer(void)
 	is_str(b, a, "same bytes");
 	bt_torrent_stats(ts, &st, 0);
 	ok(st.payload_up >= info.total_size, "seeder uploaded it all");
+	test_piece_ok(tl, got, &info);
 	bt_session_free(leech);
 	bt_session_free(seed);
 	free(got);
