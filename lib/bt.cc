@@ -55,6 +55,14 @@ struct bt_torrent {
 	int prefix_pieces = 0;	// pieces 0..prefix_pieces-1 all verified
 	void *user = nullptr;
 	std::shared_ptr<stripe_state> stripe;	// BT_ADD_STRIPE_SEED only
+	struct catch_up_state {		// bt_torrent_catch_up()
+		int phase = 0;		// 0 watching, 1 holding back, 2 done
+		std::chrono::steady_clock::time_point start, next, progress;
+		int progress_count = 0;
+		std::vector<int> held;	// pieces held back
+		std::vector<bool> is_held;
+		int missing = 0;	// held pieces not here yet
+	} cu;
 
 	void mark(int piece)
 	{
@@ -64,6 +72,24 @@ struct bt_torrent {
 		have_count++;
 		while (prefix_pieces < (int)have.size() && have[prefix_pieces])
 			prefix_pieces++;
+		if (cu.phase != 1)
+			return;
+		if (cu.is_held[piece])
+			cu.missing--;
+		// Before libtorrent sees nothing left to fetch: a torrent that
+		// has all its wanted pieces drops its peers.
+		int n = static_cast<int>(have.size());
+		if (have_count + cu.missing >= n - std::max(16, n / 50))
+			release_held();
+	}
+	void release_held()
+	{
+		std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> v;
+
+		for (int i : cu.held)
+			v.emplace_back(lt::piece_index_t{i}, lt::default_priority);
+		h.prioritize_pieces(v);
+		cu.phase = 2;
 	}
 };
 
@@ -237,7 +263,11 @@ void translate(bt_session *s, lt::alert *a)
 		t->mark(piece);
 		s->pending.push_back(make_event(BT_EV_PIECE, t, piece, ""));
 	} else if (alert_cast<torrent_finished_alert>(a)) {
-		s->pending.push_back(make_event(BT_EV_FINISHED, t, -1, ""));
+		// Done with what it wanted while holding pieces back: not done.
+		if (t->cu.phase == 1 && t->cu.missing > 0)
+			t->release_held();
+		else
+			s->pending.push_back(make_event(BT_EV_FINISHED, t, -1, ""));
 	} else if (auto *h = alert_cast<hash_failed_alert>(a)) {
 		s->pending.push_back(make_event(BT_EV_HASH_FAILED, t,
 			static_cast<int>(h->piece_index), a->message()));
@@ -1175,6 +1205,95 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 }
 
 /* ---- branch fleet: image versions ---- */
+
+// A late node: while it watches (its first seconds, under a tenth of the
+// pieces, no complete node around), pieces it lacks that at least half of
+// its connected peers hold are "old" and, when they are at least
+// catch_up_old_percent of the image, held back (priority 0) until the
+// swarm has moved on: a peer turned seed (the first node finished), every
+// other piece is here, or nothing arrived for catch_up_stall.  Measured
+// in docs/perf/swarm-scheduling.md (session 3).
+namespace {
+constexpr auto catch_up_watch = std::chrono::seconds(5);
+constexpr auto catch_up_stall = std::chrono::seconds(2);
+constexpr int catch_up_old_percent = 15;
+}
+
+extern "C" int bt_torrent_catch_up(struct bt_torrent *t)
+{
+	auto &cu = t->cu;
+	auto now = sclock::now();
+	int n = static_cast<int>(t->have.size());
+
+	if (cu.phase == 2 || n == 0)
+		return 0;
+	if (cu.start == sclock::time_point{})
+		cu.start = now;
+	if (now < cu.next)
+		return cu.phase == 1;
+	cu.next = now + std::chrono::milliseconds(500);
+	try {
+		std::vector<lt::peer_info> peers;
+		int others = 0;
+		bool seed = false;
+
+		t->h.get_peer_info(peers);
+		for (auto const &p : peers) {
+			if (p.flags & (lt::peer_info::connecting | lt::peer_info::handshake))
+				continue;
+			if (p.flags & lt::peer_info::seed)
+				seed = true;
+			else
+				others++;
+		}
+		if (cu.phase == 0) {
+			if (seed || t->have_count * 10 >= n ||
+			    now - cu.start > catch_up_watch) {
+				cu.phase = 2;
+				return 0;
+			}
+			if (others < 2)
+				return 0;
+			std::vector<int> avail;
+			t->h.piece_availability(avail);
+			std::vector<int> old;
+			for (int i = 0; i < n && i < (int)avail.size(); i++)
+				if (!t->have[i] && avail[i] * 2 >= others)
+					old.push_back(i);
+			if ((std::int64_t)old.size() * 100 < (std::int64_t)n * catch_up_old_percent)
+				return 0;
+			std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> v;
+			for (int i : old)
+				v.emplace_back(lt::piece_index_t{i}, lt::dont_download);
+			t->h.prioritize_pieces(v);
+			cu.is_held.assign(n, false);
+			for (int i : old)
+				cu.is_held[i] = true;
+			cu.missing = static_cast<int>(old.size());
+			cu.held = std::move(old);
+			cu.phase = 1;
+			cu.progress = now;
+			cu.progress_count = t->have_count;
+			return 1;
+		}
+		if (t->have_count != cu.progress_count) {
+			cu.progress_count = t->have_count;
+			cu.progress = now;
+		}
+		if (!seed && now - cu.progress < catch_up_stall)
+			return 1;
+		t->release_held();
+		return 0;
+	} catch (...) {
+		cu.phase = 2;
+		return 0;
+	}
+}
+
+extern "C" int bt_torrent_catch_up_held(struct bt_torrent *t)
+{
+	return static_cast<int>(t->cu.held.size());
+}
 
 extern "C" int bt_torrent_file_comment(const char *path, char *buf,
 				       size_t len, char *err, size_t errlen)

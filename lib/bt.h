@@ -235,6 +235,16 @@ enum bt_stripe_options {
  * (st zeroed) for any other torrent. */
 int bt_torrent_stripe_stats(struct bt_torrent *t, struct bt_stripe_stats *st);
 
+/* Session 3: a node that joins a swarm well under way (most peers already
+ * hold a good part of the image) first follows the pieces the swarm is
+ * passing on now and holds back the pieces most peers hold, until the first
+ * node is complete, it has everything else, or it stalls: the early nodes'
+ * uploads keep feeding each other instead of the late node's backlog.  Call
+ * it regularly while downloading (it acts at most twice a second); returns
+ * 1 while pieces are held back.  bt_torrent_catch_up_held() says how many
+ * pieces were held back (0 when none). */
+int bt_torrent_catch_up(struct bt_torrent *t);
+int bt_torrent_catch_up_held(struct bt_torrent *t);
 
 /* Announces the torrent to its trackers now, even within the tracker's
  * minimum interval (after the tracker restarted or refused us).

@@ -27,6 +27,7 @@ struct swarm_dl {
 	int finished;
 	char *failed;		/* a message once the download failed */
 	int tracker_warned;
+	int catching_up;	/* bt_torrent_catch_up() holds pieces back */
 };
 
 struct swarm {
@@ -273,6 +274,21 @@ static void check_dl(struct swarm_dl *d, double now)
 	}
 }
 
+/* A node that joins late leaves the pieces most peers hold for the end
+ * (bt_torrent_catch_up in lib/bt.cc says why). */
+static void catch_up(struct swarm_dl *d)
+{
+	int on = bt_torrent_catch_up(d->t);
+
+	if (on && !d->catching_up)
+		notice("%s: joined late: %d pieces most peers hold are left for "
+		     "later", d->info.name, bt_torrent_catch_up_held(d->t));
+	else if (!on && d->catching_up)
+		notice("%s: fetching the %d pieces left for later",
+		     d->info.name, bt_torrent_catch_up_held(d->t));
+	d->catching_up = on;
+}
+
 int swarm_pump(struct swarm *sw, int ms)
 {
 	struct bt_event ev[128];
@@ -292,6 +308,8 @@ int swarm_pump(struct swarm *sw, int ms)
 		check_dl(d, now);
 		if (d->failed)
 			ret = -1;
+		else if (!d->finished)
+			catch_up(d);
 	}
 	if (now >= sw->next_reconnect) {
 		for (struct swarm_dl *d = sw->dls; d; d = d->next)

@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='the deployment benchmark on 3 emulated nodes: a killed node does not stop the others, a stock client (aria2c) joins the SwarmImager swarm and finishes, and the reports say so'
+test_description='the deployment benchmark on 3 emulated nodes: a killed node does not stop the others, a stock client (aria2c) joins the SwarmImager swarm and finishes, a late node leaves the pieces most peers hold for later, and the reports say so'
 . "$(dirname "$0")/test-lib.sh"
 require_root
 require_cmd ip tc opentracker rsync aria2c python3
@@ -49,5 +49,29 @@ test_expect_success 'the report has a section per scenario' '
 	grep -q "^## One node (n3) runs a stock client" "$OUT/latest.md" &&
 	grep -q "| SwarmImager | 3 |.* killed |" "$OUT/latest.md"
 '
+
+# A late node (n3 starts 4 s after the others, about half-way through the
+# 6.4 s the image takes at 5 Mbit/s) follows the swarm first and fetches
+# the pieces the others already hold at the end (lib/bt.cc,
+# bt_torrent_catch_up).
+test_expect_success 'late: n3 joins half-way, holds back the old pieces, all 3 install' '
+	BENCH_NODES=3 BENCH_METHODS=swarmimager BENCH_SCENARIOS=late \
+	BENCH_SCENARIO_N=3 BENCH_SIZE=4 BENCH_RATE=5mbit BENCH_LATE_DELAY=4 \
+	BENCH_OUT="$OUT/late" BENCH_CACHE="$TRASH/cache" BENCH_KEEP=1 \
+		"$SRC_DIR/t/perf/bench.sh" >late.out 2>&1 &
+	pid=$! &&
+	wait $pid; rc=$?
+	cat late.out &&
+	test $rc = 0 && ! leftover $pid &&
+	KEPT=$(sed -n "s/^bench: work directory kept: //p" late.out) &&
+	test -d "$KEPT" &&
+	LOGS=$KEPT/run.kept/swarmimager-late-3/nodes &&
+	cat "$LOGS/n3.log" &&
+	grep -q "ok=3/3" late.out &&
+	grep -Eq "joined late: [0-9]+ pieces most peers hold are left for later" "$LOGS/n3.log" &&
+	grep -q "fetching the [0-9]* pieces left for later" "$LOGS/n3.log" &&
+	! grep -q "joined late" "$LOGS/n1.log" "$LOGS/n2.log"
+'
+rm -rf "${KEPT:-/nonexistent}"
 
 test_done
