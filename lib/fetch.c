@@ -1,5 +1,6 @@
 /* fetch.c - see fetch.h */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ void fetch_retry_init(struct fetch_retry *r)
 	r->tries = 5;
 	r->delay = 1;
 	r->max_delay = 8;
+	r->quiet = 0;
 }
 
 const char *fetch_rsync_strerror(int status)
@@ -126,8 +128,8 @@ static char *slurp_fd(int fd)
 }
 
 /* Runs rsync once; returns its exit status (127 if it cannot run, -1 if
- * killed by a signal). */
-static int run_once(const char *const *argv, char **out)
+ * killed by a signal).  With quiet, rsync's messages go to /dev/null. */
+static int run_once(const char *const *argv, char **out, int quiet)
 {
 	int pfd[2] = { -1, -1 }, status;
 	pid_t pid;
@@ -145,6 +147,12 @@ static int run_once(const char *const *argv, char **out)
 		return -1;
 	}
 	if (pid == 0) {
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null >= 0)
+				dup2(null, 2);
+		}
 		if (out) {
 			dup2(pfd[1], 1);
 		}
@@ -197,12 +205,13 @@ int fetch_rsync(const char *what, const char *const *args, const char *src,
 		}
 		verbose("fetching %s: rsync %s%s%s (try %d of %d)", what, src,
 			dst ? " " : "", dst ? dst : "", attempt, r->tries);
-		status = run_once(argv, out);
+		status = run_once(argv, out, r->quiet);
 		if (status == 0)
 			return 0;
 		if (attempt == r->tries)
 			break;
-		warning("cannot fetch %s from '%s': rsync exit %d (%s); "
+		if (!r->quiet)
+			warning("cannot fetch %s from '%s': rsync exit %d (%s); "
 			"retrying in %g s (try %d of %d)", what, src, status,
 			status < 0 ? "killed by a signal" :
 			fetch_rsync_strerror(status), delay, attempt + 1,
@@ -213,6 +222,11 @@ int fetch_rsync(const char *what, const char *const *args, const char *src,
 	if (out) {
 		free(*out);
 		*out = NULL;
+	}
+	if (r->quiet) {
+		verbose("cannot fetch %s from '%s': rsync exit %d", what, src,
+			status);
+		return -1;
 	}
 	return error("cannot fetch %s from '%s': rsync exit %d (%s), "
 		     "gave up after %d tries", what, src, status,

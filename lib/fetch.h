@@ -12,6 +12,7 @@ struct fetch_retry {
 	int tries;		/* attempts in all (>= 1) */
 	double delay;		/* seconds before the second attempt */
 	double max_delay;	/* the delay doubles up to this */
+	int quiet;		/* no messages: the caller tries again later */
 };
 
 /* 5 tries, 1, 2, 4, 8 s apart. */

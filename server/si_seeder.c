@@ -799,6 +799,7 @@ static void run(struct seeder *sd)
 			print_status(sd);
 		}
 	}
+	print_status(sd);	/* the totals, for the record */
 	notice("stopping (signal %d)", (int)got_stop);
 }
 

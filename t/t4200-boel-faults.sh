@@ -75,6 +75,23 @@ test_expect_success 'rsync daemon up only after two failed fetches' '
 	test $(grep -c "cannot fetch the torrents.*rsync exit 10 (error in socket I/O" d.err) = 2
 '
 
+# Half-way through the image si_boel fetches cluster.txt and the list of
+# the overrides (prefetch); an rsync daemon down then costs nothing: the
+# overrides step fetches them again, and only it would report.
+test_expect_success 'rsync daemon down half-way: the prefetch fails quietly, the overrides fetch again' '
+	run_node g --no-seed-wait -v &&
+	wait_for_line 30 g.err "staging in" &&
+	stop_rsyncd &&
+	wait_for_line 60 g.err "cannot fetch the list of overrides from .*: rsync exit" &&
+	start_rsyncd &&
+	node_ok g &&
+	! grep -E "warning: cannot fetch|error|no cluster.txt" g.err &&
+	test $(grep -c "fetching scripts/cluster.txt" g.err) = 2 &&
+	test $(grep -c "fetching the list of overrides" g.err) = 2 &&
+	grep -A9 "cannot fetch the list of overrides" g.err | grep -q "image: image-img.tar.gz installed" &&
+	grep -A9 "image: image-img.tar.gz installed" g.err | grep -q "fetching the list of overrides"
+'
+
 test_expect_success 'gives up after the last try and says why' '
 	stop_rsyncd &&
 	rm -rf t-e && mkdir t-e &&
