@@ -1204,8 +1204,6 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 	return 0;
 }
 
-/* ---- branch fleet: image versions ---- */
-
 // A late node: while it watches (its first seconds, under a tenth of the
 // pieces, no complete node around), pieces it lacks that at least half of
 // its connected peers hold are "old" and, when they are at least
@@ -1294,6 +1292,8 @@ extern "C" int bt_torrent_catch_up_held(struct bt_torrent *t)
 {
 	return static_cast<int>(t->cu.held.size());
 }
+
+/* ---- branch fleet: image versions ---- */
 
 extern "C" int bt_torrent_file_comment(const char *path, char *buf,
 				       size_t len, char *err, size_t errlen)

@@ -211,11 +211,11 @@ int fetch_rsync(const char *what, const char *const *args, const char *src,
 		if (attempt == r->tries)
 			break;
 		if (!r->quiet)
-			warning("cannot fetch %s from '%s': rsync exit %d (%s); "
-			"retrying in %g s (try %d of %d)", what, src, status,
-			status < 0 ? "killed by a signal" :
-			fetch_rsync_strerror(status), delay, attempt + 1,
-			r->tries);
+			warning("cannot fetch %s from '%s': rsync exit %d "
+				"(%s); retrying in %g s (try %d of %d)", what,
+				src, status, status < 0 ? "killed by a signal" :
+				fetch_rsync_strerror(status), delay,
+				attempt + 1, r->tries);
 		sleep_seconds(delay);
 		delay = delay * 2 > r->max_delay ? r->max_delay : delay * 2;
 	}
