@@ -8,7 +8,6 @@
  * seeds until nobody needs it, and writes a completion record last.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -242,14 +241,23 @@ static int check_settings(struct boel *b)
 
 /* --- fetching torrents, scripts, override lists ---------------------- */
 
+/* seeder.cfg, the overrides' torrents and the torrent of IMAGENAME when
+ * it is known (called again once cluster.txt named it): not the other
+ * images' torrents, which can be megabytes each on a server with many
+ * large images.  Names are valid_name()s: no glob characters. */
 static int fetch_torrents(struct boel *b)
 {
-	const char *args[] = { "-rt", "--timeout=60", "--include=*.torrent",
-			       "--include=seeder.cfg", "--exclude=*", NULL };
+	char *image = b->s.imagename ?
+		xasprintf("--include=image-%s.tar*.torrent", b->s.imagename) :
+		xstrdup("--exclude=image-*");
+	const char *args[] = { "-rt", "--timeout=60", "--include=seeder.cfg",
+			       "--include=override-*.torrent", image,
+			       "--exclude=*", NULL };
 	char *url = fetch_url(b->s.imageserver, "torrents/");
 	char *dst = path_join(b->work, "torrents/");
 	int ret = fetch_rsync("the torrents", args, url, dst, &b->retry, NULL);
 
+	free(image);
 	free(url);
 	free(dst);
 	return ret;
@@ -383,26 +391,35 @@ static char *find_torrent(struct boel *b, const char *prefix,
 	return NULL;
 }
 
-/* Lists the images the server offers, for the error message. */
+/* Lists the images the server offers, for the error message: the image
+ * torrents in the torrents module's listing. */
 static char *images_offered(struct boel *b)
 {
-	char *dir = path_join(b->work, "torrents"), *list = NULL;
-	DIR *d = opendir(dir);
-	struct dirent *de;
+	const char *args[] = { "--list-only", "--timeout=60", NULL };
+	char *url = fetch_url(b->s.imageserver, "torrents/");
+	char *out = NULL, *list = NULL, *save = NULL, *line;
 
-	while (d && (de = readdir(d))) {
-		char *old = list;
+	if (fetch_rsync("the list of torrents", args, url, NULL, &b->retry,
+			&out) < 0) {
+		free(url);
+		return xstrdup("(cannot list the torrents)");
+	}
+	free(url);
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *name = strrchr(line, ' '), *old = list;
+		size_t len;
 
-		if (strncmp(de->d_name, "image-", 6) ||
-		    !strstr(de->d_name, ".torrent"))
+		name = name ? name + 1 : line;
+		len = strlen(name);
+		if (strncmp(name, "image-", 6) || len < 8 ||
+		    strcmp(name + len - 8, ".torrent"))
 			continue;
 		list = xasprintf("%s%s%s", old ? old : "", old ? ", " : "",
-				 de->d_name);
+				 name);
 		free(old);
 	}
-	if (d)
-		closedir(d);
-	free(dir);
+	free(out);
 	return list ? list : xstrdup("no image torrents at all");
 }
 
@@ -864,6 +881,12 @@ static int install(struct boel *b)
 		config_set(&b->cfg, "IMAGENAME", img, "cluster.txt");
 		free(img);
 		b->s.imagename = config_get(&b->cfg, "IMAGENAME");
+		if (!valid_name(b->s.imagename))
+			return error("cluster.txt names an invalid image "
+				     "'%s' for '%s'", b->s.imagename,
+				     b->s.hostname);
+		if (fetch_torrents(b) < 0)
+			return -1;
 	}
 	tor = find_torrent(b, "image", b->s.imagename);
 	if (!tor) {

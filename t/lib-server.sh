@@ -109,6 +109,8 @@ start_rsyncd() {
 	numeric ids = yes
 	max connections = 0
 	pid file = $SRV/run/rsyncd.pid
+	log file = $SRV/run/rsyncd.log
+	transfer logging = yes
 	[torrents]
 	path = $SRV/torrents
 	read only = yes

@@ -10,6 +10,8 @@ test_expect_success 'server with an image and many overrides' '
 	server_fixture_init &&
 	fixture_image_tree "$SRV/images/img" &&
 	fixture_pack image img &&
+	fixture_image_tree "$SRV/images/other" 2 &&
+	fixture_pack image other &&
 	for o in $ORDER other unused; do
 		mkdir -p "$SRV/overrides/$o/etc" &&
 		echo "$o" >"$SRV/overrides/$o/etc/motd" &&
@@ -40,6 +42,14 @@ test_expect_success 'image from cluster.txt, overrides in order, last wins' '
 	test "$(stat -c %u:%g:%a t1/etc/layer-low)" = 123:456:600 &&
 	grep "^OVERRIDES=\"$ORDER\"$" t1/etc/swarmimager/installed &&
 	grep "^IMAGENAME=img$" t1/etc/swarmimager/installed
+'
+
+# A node fetches its own image's torrent and the overrides', not every
+# image's (megabytes each on a server with many large images).
+test_expect_success 'only the chosen image torrent was fetched' '
+	grep " send .* torrents () image-img.tar.gz.torrent" "$SRV/run/rsyncd.log" &&
+	grep " send .* torrents () override-x2.tar.gz.torrent" "$SRV/run/rsyncd.log" &&
+	! grep "image-other" "$SRV/run/rsyncd.log"
 '
 
 test_expect_success 'the result equals image + overrides copied in order (cp -a)' '
