@@ -82,13 +82,28 @@ struct bt_torrent {
 		if (have_count + cu.missing >= n - std::max(16, n / 50))
 			release_held();
 	}
-	void release_held()
+	// Gives the pieces of cu.held priority PRIO (0: not downloaded).
+	void prioritize_held(lt::download_priority_t prio)
 	{
 		std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> v;
 
 		for (int i : cu.held)
-			v.emplace_back(lt::piece_index_t{i}, lt::default_priority);
+			v.emplace_back(lt::piece_index_t{i}, prio);
 		h.prioritize_pieces(v);
+	}
+	void hold(std::vector<int> pieces)
+	{
+		cu.is_held.assign(have.size(), false);
+		for (int i : pieces)
+			cu.is_held[i] = true;
+		cu.missing = static_cast<int>(pieces.size());
+		cu.held = std::move(pieces);
+		prioritize_held(lt::dont_download);
+		cu.phase = 1;
+	}
+	void release_held()
+	{
+		prioritize_held(lt::default_priority);
 		cu.phase = 2;
 	}
 };
@@ -1260,16 +1275,7 @@ extern "C" int bt_torrent_catch_up(struct bt_torrent *t)
 					old.push_back(i);
 			if ((std::int64_t)old.size() * 100 < (std::int64_t)n * catch_up_old_percent)
 				return 0;
-			std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> v;
-			for (int i : old)
-				v.emplace_back(lt::piece_index_t{i}, lt::dont_download);
-			t->h.prioritize_pieces(v);
-			cu.is_held.assign(n, false);
-			for (int i : old)
-				cu.is_held[i] = true;
-			cu.missing = static_cast<int>(old.size());
-			cu.held = std::move(old);
-			cu.phase = 1;
+			t->hold(std::move(old));
 			cu.progress = now;
 			cu.progress_count = t->have_count;
 			return 1;

@@ -281,11 +281,11 @@ static void catch_up(struct swarm_dl *d)
 	int on = bt_torrent_catch_up(d->t);
 
 	if (on && !d->catching_up)
-		notice("%s: joined late: %d pieces most peers hold are left for "
-		     "later", d->info.name, bt_torrent_catch_up_held(d->t));
+		notice("%s: joined late: %d pieces most peers hold are left "
+		       "for later", d->info.name, bt_torrent_catch_up_held(d->t));
 	else if (!on && d->catching_up)
 		notice("%s: fetching the %d pieces left for later",
-		     d->info.name, bt_torrent_catch_up_held(d->t));
+		       d->info.name, bt_torrent_catch_up_held(d->t));
 	d->catching_up = on;
 }
 
