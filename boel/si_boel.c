@@ -39,6 +39,9 @@
 
 #define RECORD_DIR "etc/swarmimager"
 #define RECORD_NAME "installed"
+/* Seconds to wait for the image's torrent from the swarm before fetching
+ * it from the server: peers send it within a second when all is well. */
+#define TORRENT_FETCH_TIMEOUT 5
 
 /* SystemImager's monitor status codes. */
 enum {
@@ -247,8 +250,11 @@ static int check_settings(struct boel *b)
  * large images.  Names are valid_name()s: no glob characters. */
 static int fetch_torrents(struct boel *b)
 {
+	/* The image's torrent head: the rest comes from the swarm
+	 * (image_torrent()). */
 	char *image = b->s.imagename ?
-		xasprintf("--include=image-%s.tar*.torrent", b->s.imagename) :
+		xasprintf("--include=image-%s.tar*.torrent.head",
+			  b->s.imagename) :
 		xstrdup("--exclude=image-*");
 	const char *args[] = { "-rt", "--timeout=60", "--include=seeder.cfg",
 			       "--include=override-*.torrent", image,
@@ -372,23 +378,72 @@ static int resolve_server(struct boel *b)
 	return 0;
 }
 
-/* Returns the torrent path for PREFIX-NAME (image or override), trying
- * the known compressions, or NULL. */
-static char *find_torrent(struct boel *b, const char *prefix,
-			  const char *name)
+/* Returns the path of the torrent (suffix "") or torrent head (".head")
+ * of PREFIX-NAME (image or override), trying the known compressions, or
+ * NULL. */
+static char *find_file(struct boel *b, const char *prefix, const char *name,
+		       const char *suffix)
 {
 	static const char *ext[] = { ".tar.gz", ".tar.zst", ".tar.xz",
 				     ".tar", NULL };
 
 	for (int i = 0; ext[i]; i++) {
-		char *p = xasprintf("%s/torrents/%s-%s%s.torrent", b->work,
-				    prefix, name, ext[i]);
+		char *p = xasprintf("%s/torrents/%s-%s%s.torrent%s", b->work,
+				    prefix, name, ext[i], suffix);
 
 		if (access(p, R_OK) == 0)
 			return p;
 		free(p);
 	}
 	return NULL;
+}
+
+static char *find_torrent(struct boel *b, const char *prefix,
+			  const char *name)
+{
+	return find_file(b, prefix, name, "");
+}
+
+/* The image's torrent: its head came from the server (fetch_torrents())
+ * and the info dictionary, nearly all of its bytes, comes from the nodes
+ * that have it (the seeder serves it to two nodes a second).  Without a
+ * head (an older server, or no seeder), or when no peer sends it in time,
+ * the whole torrent comes from the server.  Returns its path or NULL. */
+static char *image_torrent(struct boel *b)
+{
+	const char *name = b->s.imagename;
+	const char *args[] = { "-rt", "--timeout=60", NULL, "--exclude=*",
+			       NULL };
+	char *tor = find_torrent(b, "image", name), *head, *url, *dst;
+	double t0 = now_monotonic();
+	int ret;
+
+	if (tor)
+		return tor;
+	head = find_file(b, "image", name, ".head");
+	if (head && b->seeder_port) {
+		tor = xstrdup(head);
+		tor[strlen(tor) - 5] = '\0';	/* less ".head" */
+		if (swarm_fetch_torrent(b->sw, head, tor,
+					TORRENT_FETCH_TIMEOUT * 1000) == 0) {
+			notice("%s: from the swarm in %.2f s",
+				strrchr(tor, '/') + 1, now_monotonic() - t0);
+			free(head);
+			return tor;
+		}
+		notice("fetching the image's torrent from the server instead");
+		free(tor);
+	}
+	free(head);
+	args[2] = tor = xasprintf("--include=image-%s.tar*.torrent", name);
+	url = fetch_url(b->s.imageserver, "torrents/");
+	dst = path_join(b->work, "torrents/");
+	ret = fetch_rsync("the image's torrent", args, url, dst, &b->retry,
+			  NULL);
+	free(tor);
+	free(url);
+	free(dst);
+	return ret < 0 ? NULL : find_torrent(b, "image", name);
 }
 
 /* Lists the images the server offers, for the error message: the image
@@ -888,7 +943,7 @@ static int install(struct boel *b)
 		if (fetch_torrents(b) < 0)
 			return -1;
 	}
-	tor = find_torrent(b, "image", b->s.imagename);
+	tor = image_torrent(b);
 	if (!tor) {
 		found = images_offered(b);
 		error("no image '%s' on '%s' (no image-%s.tar.gz.torrent, "

@@ -25,6 +25,9 @@
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/error_code.hpp>
 #include <libtorrent/extensions.hpp>
+#include <libtorrent/extensions/smart_ban.hpp>
+#include <libtorrent/extensions/ut_metadata.hpp>
+#include <libtorrent/extensions/ut_pex.hpp>
 #include <libtorrent/hasher.hpp>
 #include <libtorrent/peer_connection_handle.hpp>
 #include <libtorrent/peer_request.hpp>
@@ -45,6 +48,7 @@ struct stripe_state;	// branch swarm: the striping seed (end of file)
 void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p,
 		   int depth, unsigned options);
 void stripe_node_attach(lt::add_torrent_params &p);
+void metadata_gate_attach(lt::add_torrent_params &p);	// session 4 (end)
 
 struct bt_torrent {
 	struct bt_session *ses;
@@ -113,6 +117,7 @@ struct bt_session {
 	std::map<lt::torrent_handle, bt_torrent *> torrents;
 	std::deque<bt_event> pending;
 	bool peer_exchange = true;
+	bool gate_metadata = false;	// the seeder: see bt_fetch_torrent()
 	bool stripe_node = true;	// branch swarm
 	int stripe_depth = 0;		// branch stripe2
 	unsigned stripe_options = 0;
@@ -347,14 +352,25 @@ struct bt_session *bt_session_new(const struct bt_session_config *c,
 				  char *err, size_t errlen)
 {
 	try {
-		lt::session_params params(lan_settings(c));
+		bool seeder = c->profile == BT_PROFILE_SEEDER;
+		// The seeder's torrents get a gated ut_metadata of their own
+		// (bt_fetch_torrent()): not the session's, which would offer
+		// the info dictionary to every node.
+		lt::session_params params = seeder ?
+			lt::session_params(lan_settings(c), {}) :
+			lt::session_params(lan_settings(c));
 
 		auto s = std::make_unique<bt_session>();
 		s->peer_exchange = c->peer_exchange;
+		s->gate_metadata = seeder;
 		s->stripe_node = c->stripe_node;
 		s->stripe_depth = c->stripe_depth;
 		s->stripe_options = c->stripe_options;
 		s->ses = std::make_unique<lt::session>(std::move(params));
+		if (seeder) {
+			s->ses->add_extension(&lt::create_ut_pex_plugin);
+			s->ses->add_extension(&lt::create_smart_ban_plugin);
+		}
 		if (c->all_peers_global) {
 			lt::ip_filter f;
 			f.add_rule(lt::make_address("0.0.0.0"),
@@ -536,6 +552,8 @@ struct bt_torrent *bt_torrent_add(struct bt_session *s,
 				      s->stripe_options);
 		else if (!(flags & BT_ADD_SEED) && s->stripe_node)
 			stripe_node_attach(p);
+		if (s->gate_metadata)
+			metadata_gate_attach(p);
 		lt::torrent_handle h = s->ses->add_torrent(std::move(p), ec);
 		if (ec) {
 			set_err(err, errlen, std::string("cannot add torrent '") +
@@ -814,6 +832,7 @@ constexpr double slow_ratio = 4.0;
 constexpr int endgame_percent = 2;	// extra copies, % of the pieces
 const char stripe_seed_key[] = "si_stripe_seed";
 const char stripe_node_key[] = "si_stripe_node";
+const char metadata_only_key[] = "si_metadata_only";	// session 4
 
 struct stripe_peer;
 
@@ -904,6 +923,10 @@ struct stripe_peer final : lt::peer_plugin {
 	}
 	bool on_extension_handshake(lt::bdecode_node const &n) override
 	{
+		// A node fetching the info dictionary: neither node nor stock
+		// client yet (its torrent has no pieces to schedule).
+		if (n.dict_find_int_value(metadata_only_key, 0) == 1)
+			return true;
 		aware = n.dict_find_int_value(stripe_node_key, 0) == 1;
 		if (aware)
 			top_up(sclock::now());
@@ -1320,6 +1343,290 @@ extern "C" int bt_torrent_file_comment(const char *path, char *buf,
 			"': " + e.what());
 	} catch (...) {
 		set_err(err, errlen, std::string("cannot load torrent '") + path + "'");
+	}
+	return -1;
+}
+
+// ---------------------------------------------------------------------
+// Session 4: the torrent from the swarm (BEP 9, ut_metadata).
+//
+// An image's .torrent is mostly its piece hashes (20 bytes a piece: 37 KB
+// for a 30 MB image in 16 KiB pieces), and every node fetching it from the
+// image server cost the server's link 0.04 image sizes at N=32.  Nodes now
+// fetch a head from the server (the torrent without its info dictionary,
+// plus the info-hash; si_seeder writes them) and the info dictionary from
+// their peers with libtorrent's ut_metadata: once a node has the torrent,
+// it serves it to the others like any libtorrent peer.  The seeder's
+// ut_metadata is gated: it offers the info dictionary in at most
+// meta_gate_burst extension handshakes a second, so the first nodes get it
+// from the server and the rest from them.  (A peer that answers "don't
+// have" is not asked again for a minute: nodes must not offer what they
+// do not have, hence a short-lived upload-only torrent per fetch, removed
+// before the real download is added.)
+// ---------------------------------------------------------------------
+namespace {
+
+constexpr int meta_gate_burst = 2;
+constexpr auto meta_gate_window = std::chrono::seconds(1);
+
+struct meta_gate {
+	sclock::time_point start{};
+	int used = 0;
+
+	bool take()
+	{
+		auto now = sclock::now();
+
+		if (now - start >= meta_gate_window) {
+			start = now;
+			used = 0;
+		}
+		return used++ < meta_gate_burst;
+	}
+};
+
+// libtorrent's ut_metadata peer plugin, minus the offer when over budget.
+struct gated_metadata_peer final : lt::peer_plugin {
+	std::shared_ptr<lt::peer_plugin> in;
+	std::shared_ptr<meta_gate> gate;
+
+	gated_metadata_peer(std::shared_ptr<lt::peer_plugin> p,
+			    std::shared_ptr<meta_gate> g)
+		: in(std::move(p)), gate(std::move(g)) {}
+	lt::string_view type() const override { return in->type(); }
+	void add_handshake(lt::entry &e) override
+	{
+		in->add_handshake(e);
+		if (gate->take())
+			return;
+		if (lt::entry *m = e.find_key("m"))
+			if (m->type() == lt::entry::dictionary_t)
+				m->dict().erase("ut_metadata");
+		e.dict().erase("metadata_size");
+	}
+	bool on_extension_handshake(lt::bdecode_node const &n) override
+	{
+		return in->on_extension_handshake(n);
+	}
+	bool on_extended(int length, int msg, lt::span<char const> body) override
+	{
+		return in->on_extended(length, msg, body);
+	}
+	void tick() override { in->tick(); }
+};
+
+struct gated_metadata final : lt::torrent_plugin {
+	std::shared_ptr<lt::torrent_plugin> in;
+	std::shared_ptr<meta_gate> gate = std::make_shared<meta_gate>();
+
+	explicit gated_metadata(std::shared_ptr<lt::torrent_plugin> p)
+		: in(std::move(p)) {}
+	std::shared_ptr<lt::peer_plugin>
+	new_connection(lt::peer_connection_handle const &pc) override
+	{
+		auto p = in->new_connection(pc);
+		if (!p)
+			return p;
+		return std::make_shared<gated_metadata_peer>(p, gate);
+	}
+	void on_piece_pass(lt::piece_index_t i) override { in->on_piece_pass(i); }
+	void tick() override { in->tick(); }
+};
+
+// The fetching node says so (the seeder's stripe schedule leaves it out).
+struct metadata_only_peer final : lt::peer_plugin {
+	void add_handshake(lt::entry &e) override { e[metadata_only_key] = 1; }
+};
+
+struct metadata_only_plugin final : lt::torrent_plugin {
+	std::shared_ptr<lt::peer_plugin>
+	new_connection(lt::peer_connection_handle const &pc) override
+	{
+		if (pc.type() != lt::connection_type::bittorrent)
+			return {};
+		return std::make_shared<metadata_only_peer>();
+	}
+};
+
+bool read_whole(const char *path, std::vector<char> &out, std::string &why)
+{
+	std::ifstream f(path, std::ios::binary);
+
+	if (!f) {
+		why = std::strerror(errno);
+		return false;
+	}
+	out.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+	if (f.bad()) {
+		why = "read error";
+		return false;
+	}
+	return true;
+}
+
+int give(std::vector<char> const &v, char **buf, size_t *len, char *err,
+	 size_t errlen)
+{
+	*buf = static_cast<char *>(std::malloc(v.size() ? v.size() : 1));
+	if (!*buf) {
+		set_err(err, errlen, "out of memory");
+		return -1;
+	}
+	std::memcpy(*buf, v.data(), v.size());
+	*len = v.size();
+	return 0;
+}
+
+} // namespace
+
+void metadata_gate_attach(lt::add_torrent_params &p)
+{
+	p.extensions.push_back([](lt::torrent_handle const &h, lt::client_data_t d) {
+		auto in = lt::create_ut_metadata_plugin(h, d);
+		return in ? std::shared_ptr<lt::torrent_plugin>(
+				std::make_shared<gated_metadata>(in)) : in;
+	});
+}
+
+extern "C" int bt_torrent_head(const char *torrent_path, char **buf,
+			       size_t *len, char *err, size_t errlen)
+{
+	std::string what = std::string("cannot make the head of '") +
+			   torrent_path + "': ";
+	try {
+		std::vector<char> raw;
+		std::string why;
+		lt::error_code ec;
+
+		if (!read_whole(torrent_path, raw, why)) {
+			set_err(err, errlen, what + why);
+			return -1;
+		}
+		lt::bdecode_node n = lt::bdecode(raw, ec);
+		lt::bdecode_node info = ec ? lt::bdecode_node() :
+					n.dict_find_dict("info");
+		if (ec || !info) {
+			set_err(err, errlen, what + (ec ? ec.message() :
+				"no info dictionary"));
+			return -1;
+		}
+		lt::sha1_hash ih = lt::hasher(info.data_section()).final();
+		lt::entry top(n);
+		top.dict().erase("info");
+		top["info-hash"] = std::string(ih.data(), ih.size());
+		std::vector<char> out;
+		lt::bencode(std::back_inserter(out), top);
+		return give(out, buf, len, err, errlen);
+	} catch (std::exception const &e) {
+		set_err(err, errlen, what + e.what());
+	} catch (...) {
+		set_err(err, errlen, what + "unknown error");
+	}
+	return -1;
+}
+
+extern "C" int bt_fetch_torrent(struct bt_session *s, const char *head,
+				size_t head_len, const char *seeder_ip,
+				int seeder_port, const char *save_path,
+				int timeout_ms, char **buf, size_t *len,
+				char *err, size_t errlen)
+{
+	lt::torrent_handle h;
+
+	try {
+		lt::error_code ec;
+		lt::bdecode_node n = lt::bdecode({head, static_cast<long>(head_len)}, ec);
+		lt::string_view ih = ec ? lt::string_view() :
+				     n.dict_find_string_value("info-hash");
+
+		if (ec || ih.size() != 20 || n.dict_find("info")) {
+			set_err(err, errlen, "not a torrent head" +
+				(ec ? ": " + ec.message() : std::string()));
+			return -1;
+		}
+		lt::entry top(n);
+		top.dict().erase("info-hash");
+
+		lt::add_torrent_params p;
+		p.info_hashes.v1 = lt::sha1_hash(ih.data());
+		lt::string_view announce = n.dict_find_string_value("announce");
+		if (!announce.empty())
+			p.trackers.emplace_back(announce);
+		p.save_path = save_path;
+		p.flags &= ~(lt::torrent_flags::auto_managed |
+			     lt::torrent_flags::paused);
+		p.flags |= lt::torrent_flags::upload_mode;
+		if (!s->peer_exchange)
+			p.flags |= lt::torrent_flags::disable_pex;
+		p.extensions.push_back([](lt::torrent_handle const &, lt::client_data_t) {
+			return std::make_shared<metadata_only_plugin>();
+		});
+		h = s->ses->add_torrent(std::move(p), ec);
+		if (ec) {
+			set_err(err, errlen, "cannot add the torrent: " + ec.message());
+			return -1;
+		}
+
+		lt::tcp::endpoint seeder;
+		if (seeder_ip)
+			seeder = lt::tcp::endpoint(lt::make_address(seeder_ip),
+				static_cast<std::uint16_t>(seeder_port));
+		auto end = sclock::now() + std::chrono::milliseconds(timeout_ms);
+		auto reconnect = sclock::now();
+		bool got = false;
+		std::string failed;
+		while (!got && sclock::now() < end) {
+			if (seeder_ip && sclock::now() >= reconnect) {
+				h.connect_peer(seeder);
+				reconnect += std::chrono::seconds(1);
+			}
+			std::vector<lt::alert *> alerts;
+			s->ses->wait_for_alert(std::chrono::milliseconds(100));
+			s->ses->pop_alerts(&alerts);
+			for (lt::alert *a : alerts) {
+				if (auto *m = lt::alert_cast<lt::metadata_received_alert>(a)) {
+					got = got || m->handle == h;
+				} else if (auto *f = lt::alert_cast<lt::metadata_failed_alert>(a)) {
+					if (f->handle == h)
+						failed = f->error.message();
+				} else {
+					translate(s, a);	// another torrent's
+				}
+			}
+		}
+		std::vector<char> out;
+		if (got) {
+			auto ti = h.torrent_file();
+			auto sec = ti->info_section();
+			top["info"] = lt::entry(lt::entry::preformatted_type(
+				sec.begin(), sec.end()));
+			lt::bencode(std::back_inserter(out), top);
+			lt::torrent_info check(out, ec, lt::from_span);
+			if (ec || check.info_hashes().v1 != lt::sha1_hash(ih.data())) {
+				out.clear();
+				failed = "the torrent made from it does not match "
+					 "its info-hash";
+			}
+		}
+		s->ses->remove_torrent(h);
+		if (out.empty()) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "no peer sent the info "
+				 "dictionary in %.1f s", timeout_ms / 1000.0);
+			set_err(err, errlen, failed.empty() ? why : failed);
+			return -1;
+		}
+		return give(out, buf, len, err, errlen);
+	} catch (std::exception const &e) {
+		set_err(err, errlen, std::string("cannot fetch the torrent: ") + e.what());
+	} catch (...) {
+		set_err(err, errlen, "cannot fetch the torrent");
+	}
+	try {
+		if (h.is_valid())
+			s->ses->remove_torrent(h);
+	} catch (...) {
 	}
 	return -1;
 }

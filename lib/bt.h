@@ -258,6 +258,29 @@ int bt_torrent_reannounce(struct bt_torrent *t);
 int bt_torrent_file_comment(const char *path, char *buf, size_t len,
 			    char *err, size_t errlen);
 
+/* ---- session 4: the torrent from the swarm (BEP 9) ----
+ * A torrent's head is the torrent without its info dictionary (the piece
+ * hashes, nearly all of its bytes) plus "info-hash": 20 bytes.  si_seeder
+ * writes one next to each torrent it seeds; a node fetches the head from
+ * the image server and the info dictionary from its peers.  A session of
+ * the seeder profile offers the info dictionary of its torrents in at most
+ * two extension handshakes a second (the first nodes; they then serve the
+ * rest); other sessions serve it to anyone, as libtorrent does. */
+
+/* Makes the head of the .torrent at torrent_path: 0 and a malloc()ed
+ * buffer, or -1 with a message. */
+int bt_torrent_head(const char *torrent_path, char **buf, size_t *len,
+		    char *err, size_t errlen);
+/* Fetches the info dictionary of the torrent whose head is head (head_len
+ * bytes) from the swarm (its tracker, and the seeder at seeder_ip:port
+ * when not NULL), waiting at most timeout_ms, and returns the whole
+ * torrent: 0 and a malloc()ed buffer, or -1 with a message.  Events of
+ * other torrents that arrive meanwhile are kept for bt_session_poll(). */
+int bt_fetch_torrent(struct bt_session *s, const char *head, size_t head_len,
+		     const char *seeder_ip, int seeder_port,
+		     const char *save_path, int timeout_ms, char **buf,
+		     size_t *len, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -447,3 +447,28 @@ void swarm_totals(struct swarm *sw, struct swarm_totals *t)
 		t->peers += st.num_peers;
 	}
 }
+
+int swarm_fetch_torrent(struct swarm *sw, const char *head_path,
+			const char *out_path, int timeout_ms)
+{
+	char err[512], *head, *buf = NULL, *dir;
+	size_t head_len, len;
+	int ret;
+
+	if (!(head = read_file(head_path, &head_len, 0)))
+		return -1;
+	dir = xstrdup(out_path);
+	*strrchr(dir, '/') = '\0';
+	ret = bt_fetch_torrent(sw->ses, head, head_len, sw->c.seeder_ip,
+			       sw->c.seeder_port, dir, timeout_ms, &buf, &len,
+			       err, sizeof(err));
+	if (ret < 0)
+		warning("%s: %s", strrchr(head_path, '/') ?
+			strrchr(head_path, '/') + 1 : head_path, err);
+	else
+		ret = write_file_atomic(out_path, buf, len, 0644);
+	free(buf);
+	free(dir);
+	free(head);
+	return ret;
+}

@@ -70,6 +70,13 @@ struct swarm_totals {
 };
 void swarm_totals(struct swarm *sw, struct swarm_totals *t);
 
+/* Writes to out_path (a path with a '/') the torrent whose head (see
+ * bt_torrent_head()) is at head_path, its info dictionary fetched from the
+ * swarm within timeout_ms.  Returns 0 or -1 with a message (a warning
+ * when no peer sent it: the caller has another way). */
+int swarm_fetch_torrent(struct swarm *sw, const char *head_path,
+			const char *out_path, int timeout_ms);
+
 /* Lets libtorrent work for about ms milliseconds (events, reconnects,
  * progress lines).  Returns 0 or -1 if a download failed (message). */
 int swarm_pump(struct swarm *sw, int ms);

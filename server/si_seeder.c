@@ -54,6 +54,7 @@ struct seed {
 	enum seed_state state;
 	struct bt_info info;
 	struct bt_torrent *t;	/* in the session, or NULL */
+	char *head;		/* the head we wrote for it (write_head) */
 	char *problem;		/* last reported problem (reported once) */
 	int tracker_errors;	/* in a row, for the reannounce backoff */
 	double reannounce_at;	/* 0: none due */
@@ -134,6 +135,10 @@ static int64_t seed_uploaded(struct seed *s)
 
 static void seed_drop_torrent(struct seeder *sd, struct seed *s)
 {
+	if (s->head && unlink(s->head) < 0 && errno != ENOENT)
+		warning_errno("cannot remove '%s'", s->head);
+	free(s->head);
+	s->head = NULL;
 	if (!s->t)
 		return;
 	sd->uploaded_gone += seed_uploaded(s);
@@ -200,6 +205,26 @@ static struct seed *seed_duplicate(struct seeder *sd, struct seed *s)
 			return o;
 	}
 	return NULL;
+}
+
+/* Writes torrents/NAME.torrent.head, the torrent without its piece hashes
+ * (bt_torrent_head()): a node fetches it and the rest from its peers, not
+ * from the server's link.  Without it nodes fetch the whole torrent. */
+static void write_head(struct seed *s)
+{
+	char err[512], *buf, *path = xasprintf("%s.head", s->path);
+	size_t len;
+
+	if (bt_torrent_head(s->path, &buf, &len, err, sizeof(err)) < 0) {
+		warning("%s; nodes fetch the whole torrent", err);
+	} else {
+		if (write_file_atomic(path, buf, len, 0644) == 0) {
+			s->head = path;
+			path = NULL;
+		}
+		free(buf);
+	}
+	free(path);
 }
 
 /* Decides whether a readable torrent can be seeded from its tarball. */
@@ -276,6 +301,25 @@ static void scan_entry(struct seeder *sd, const char *name)
 	free(path);
 }
 
+/* Removes NAME if it is a torrent head (write_head()) whose torrent is
+ * gone: left by a seeder that was killed. */
+static void remove_stale_head(struct seeder *sd, const char *name)
+{
+	size_t n = strlen(name);
+	char *path, *tor;
+
+	if (n < 14 || strcmp(name + n - 13, ".torrent.head"))
+		return;
+	path = path_join(sd->paths.torrents, name);
+	tor = xstrdup(path);
+	tor[strlen(tor) - 5] = '\0';
+	if (access(tor, F_OK) < 0 && errno == ENOENT && unlink(path) < 0 &&
+	    errno != ENOENT)
+		warning_errno("cannot remove '%s'", path);
+	free(tor);
+	free(path);
+}
+
 /* Rescans torrents/.  Returns 0 or -1 when the directory is unreadable
  * (the seeds stay as they were). */
 static int scan(struct seeder *sd)
@@ -292,6 +336,8 @@ static int scan(struct seeder *sd)
 	while ((de = readdir(d)))
 		if (is_torrent_name(de->d_name))
 			scan_entry(sd, de->d_name);
+		else
+			remove_stale_head(sd, de->d_name);
 	closedir(d);
 	for (i = j = 0; i < sd->nseeds; i++) {
 		struct seed *s = sd->seeds[i];
@@ -402,6 +448,7 @@ static void sync_torrents(struct seeder *sd)
 			continue;
 		}
 		bt_torrent_set_user(s->t, s);
+		write_head(s);
 		free(s->problem);
 		s->problem = NULL;
 		s->tracker_errors = 0;

@@ -9,6 +9,7 @@ test_expect_success 'setup: one good image, three unusable torrents' '
 	truncate -s 1000 "$BASE/tarballs/image-short.tar.gz" &&
 	make_image late 300 &&
 	mv "$BASE/tarballs/image-late.tar.gz" late.tar.gz &&
+	echo stale >"$BASE/torrents/image-gone.tar.gz.torrent.head" &&
 	start_seeder &&
 	grep -q " torrents 1\$" seeder.out
 '
@@ -18,6 +19,21 @@ test_expect_success 'only the good torrent is whitelisted and served' '
 	whitelist >actual &&
 	test_cmp expect actual &&
 	fetch alpha
+'
+
+# head_hash FILE: the info-hash in a torrent head (si_boel fetches the head
+# and the info dictionary from its peers).
+head_hash() {
+	python3 -c "import sys; d = open(sys.argv[1], \"rb\").read()
+i = d.index(b\"9:info-hash20:\") + 14; print(d[i:i + 20].hex())" "$1"
+}
+
+test_expect_success 'the seeded torrent has a head, the others none; a stale head went' '
+	head_hash "$BASE/torrents/image-alpha.tar.gz.torrent.head" >actual &&
+	test_cmp expect actual &&
+	ls "$BASE/torrents" | grep "\.head$" >heads &&
+	echo image-alpha.tar.gz.torrent.head >want &&
+	test_cmp want heads
 '
 
 test_expect_success 'each unusable torrent is reported with its reason' '
@@ -57,6 +73,7 @@ test_expect_success 'a changed torrent (same name, new info-hash) is reseeded' '
 	! whitelist | grep -qx "$old" &&
 	wait_for 10 tracker_allows "$new" &&
 	! tracker_allows "$old" &&
+	test "$(head_hash "$BASE/torrents/image-alpha.tar.gz.torrent.head")" = "$new" &&
 	fetch alpha
 '
 
@@ -64,7 +81,8 @@ test_expect_success 'a removed torrent leaves the whitelist and the tracker' '
 	rm "$BASE/torrents/image-gamma.tar.gz.torrent" &&
 	wait_for 15 grep -q "torrent .image-gamma.tar.gz.torrent. removed" seeder.err &&
 	! whitelist | grep -qx "$(cat gamma.hash)" &&
-	wait_for 10 tracker_refuses "$(cat gamma.hash)"
+	wait_for 10 tracker_refuses "$(cat gamma.hash)" &&
+	! test -e "$BASE/torrents/image-gamma.tar.gz.torrent.head"
 '
 
 test_expect_success 'a malformed torrent replacing a good one is reported, others serve on' '

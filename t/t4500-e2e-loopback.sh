@@ -82,6 +82,15 @@ test_expect_success 'three si_boel install it concurrently' '
 	done
 '
 
+# The torrent's piece hashes came from the seeder (two nodes a second) or
+# from the nodes that had them, not by rsync: only its head did.
+test_expect_success 'each node took the torrent from the swarm' '
+	test -s "$BASE/torrents/image-img.tar.gz.torrent.head" &&
+	for n in n1 n2 n3; do
+		grep "image-img.tar.gz.torrent: from the swarm in" $n.err || return 1
+	done
+'
+
 test_expect_success 'each target equals the image' '
 	for n in n1 n2 n3; do
 		tree_diff "$BASE/images/img" "t-$n" --exclude etc/swarmimager || return 1
@@ -107,9 +116,26 @@ test_expect_success 'the nodes served each other (striped seed)' '
 	test "$up" -gt "$size"
 '
 
-test_expect_success 'the seeder stops cleanly' '
+test_expect_success 'a bad torrent head: the node fetches the whole torrent' '
+	head=$BASE/torrents/image-img.tar.gz.torrent.head &&
+	cp "$head" head.saved &&
+	echo garbage >"$head" &&
+	mkdir t-n4 &&
+	TMPDIR="$TRASH" si_boel --target t-n4 \
+		--imageserver "127.0.0.1:$RSYNC_PORT" --image img \
+		--hostname n4 --cmdline /dev/null --listen 127.0.0.1:0 \
+		--no-seed-wait >n4.out 2>n4.err; rc=$?
+	cp head.saved "$head" &&
+	cat n4.err && test $rc = 0 &&
+	grep "image-img.tar.gz.torrent.head: not a torrent head" n4.err &&
+	grep "fetching the image.s torrent from the server instead" n4.err &&
+	tree_diff "$BASE/images/img" t-n4 --exclude etc/swarmimager
+'
+
+test_expect_success 'the seeder stops cleanly, its heads gone' '
 	kill -TERM $SEEDER_PID && wait_for 10 gone $SEEDER_PID &&
 	wait $SEEDER_PID &&
-	test ! -e "$BASE/torrents/seeder.cfg"
+	test ! -e "$BASE/torrents/seeder.cfg" &&
+	test ! -e "$BASE/torrents/image-img.tar.gz.torrent.head"
 '
 test_done

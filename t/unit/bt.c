@@ -1,6 +1,8 @@
 /* Unit tests of lib/bt.cc: torrent creation, parsing, and a real transfer
  * between two libtorrent sessions on loopback, with the verified prefix. */
+#define _GNU_SOURCE	/* memmem */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -163,6 +165,145 @@ static void test_transfer(void)
 	free(leechdir);
 }
 
+/* Session 4: the torrent from the swarm (BEP 9). */
+struct fetcher {
+	const char *head;
+	size_t head_len;
+	int port;
+	int timeout_ms;
+	int ok;
+	char *buf;
+	size_t len;
+	char err[256];
+};
+
+static void *fetch_thread(void *arg)
+{
+	struct fetcher *f = arg;
+	struct bt_session_config cfg;
+	struct bt_session *s;
+	char *save = path_join(dir, "fetch");
+
+	bt_session_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	mkdir(save, 0755);
+	s = bt_session_new(&cfg, f->err, sizeof(f->err));
+	if (s)
+		f->ok = bt_fetch_torrent(s, f->head, f->head_len, "127.0.0.1",
+					 f->port, save, f->timeout_ms, &f->buf,
+					 &f->len, f->err, sizeof(f->err)) == 0;
+	bt_session_free(s);
+	free(save);
+	return NULL;
+}
+
+/* Runs n fetchers at once against port; returns how many got it, each
+ * byte for byte the torrent (tor_buf). */
+static int fetch_many(int n, const char *head, size_t head_len, int port,
+		      int timeout_ms, const char *tor_buf, size_t tor_len,
+		      int *same)
+{
+	struct fetcher f[8];
+	pthread_t th[8];
+	int got = 0;
+
+	*same = 1;
+	for (int i = 0; i < n; i++) {
+		f[i] = (struct fetcher){ .head = head, .head_len = head_len,
+					 .port = port, .timeout_ms = timeout_ms };
+		pthread_create(&th[i], NULL, fetch_thread, &f[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		if (f[i].ok) {
+			got++;
+			if (f[i].len != tor_len || memcmp(f[i].buf, tor_buf, tor_len))
+				*same = 0;
+		} else {
+			printf("# fetcher %d: %s\n", i, f[i].err);
+		}
+		free(f[i].buf);
+	}
+	return got;
+}
+
+static void test_fetch_torrent(void)
+{
+	char *file = make_file("meta.bin", 3000000), *tor, err[256];
+	char *head, *tor_buf, *bad = path_join(dir, "not-a-torrent");
+	struct bt_session_config cfg;
+	struct bt_session *seeder, *node;
+	struct bt_torrent *ts, *tn;
+	struct bt_info info;
+	size_t head_len, tor_len;
+	int same, got;
+
+	tor = make_torrent(file, &info);
+	tor_buf = read_file(tor, &tor_len, 0);
+	ok(bt_torrent_head(tor, &head, &head_len, err, sizeof(err)) == 0,
+	   "makes the head of a torrent");
+	ok(head_len < 300 && tor_len > 3000, "the head is %zu bytes, the "
+	   "torrent %zu", head_len, tor_len);
+	ok(memmem(head, head_len, "9:info-hash20:", 14) &&
+	   !memmem(head, head_len, "4:infod", 7), "info-hash, no info dictionary");
+	{
+		char *hb = NULL;
+		size_t hl;
+
+		write_file_atomic(bad, "d4:infod4:name3:abc", 19, 0644);
+		ok(bt_torrent_head(bad, &hb, &hl, err, sizeof(err)) < 0 &&
+		   strstr(err, "not-a-torrent"), "no head of a malformed "
+		   "torrent: %s", err);
+		write_file_atomic(bad, "d3:fooi1ee", 10, 0644);
+		ok(bt_torrent_head(bad, &hb, &hl, err, sizeof(err)) < 0 &&
+		   strstr(err, "no info dictionary"), "nor of one without "
+		   "an info dictionary: %s", err);
+	}
+
+	bt_session_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.profile = BT_PROFILE_SEEDER;
+	seeder = bt_session_new(&cfg, err, sizeof(err));
+	cfg.profile = BT_PROFILE_NODE;
+	node = bt_session_new(&cfg, err, sizeof(err));
+	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED, err,
+				     sizeof(err)) : NULL;
+	tn = node ? bt_torrent_add(node, tor, dir, BT_ADD_SEED, err,
+				   sizeof(err)) : NULL;
+	ok(ts && tn, "a seeder and a node seed it");
+	{
+		char *buf = NULL;
+		size_t len;
+
+		ok(bt_fetch_torrent(node, "d3:fooi1ee", 10, NULL, 0, dir, 100,
+				    &buf, &len, err, sizeof(err)) < 0 &&
+		   strstr(err, "not a torrent head"), "a bad head: %s", err);
+		free(buf);
+	}
+	/* Four nodes at once, nobody else: the seeder offers it to two a
+	 * second, and fetchers do not serve each other. */
+	got = fetch_many(4, head, head_len, bt_session_listen_port(seeder),
+			 2000, tor_buf, tor_len, &same);
+	ok(got == 2, "the seeder sent it to %d of 4 nodes at once (2)", got);
+	ok(same, "each got the very torrent, byte for byte");
+	/* A node that has the torrent serves anyone. */
+	got = fetch_many(4, head, head_len, bt_session_listen_port(node),
+			 5000, tor_buf, tor_len, &same);
+	ok(got == 4 && same, "a node sent it to %d of 4 at once", got);
+	sleep(1);
+	got = fetch_many(1, head, head_len, bt_session_listen_port(seeder),
+			 5000, tor_buf, tor_len, &same);
+	ok(got == 1 && same, "a second later the seeder sends it again");
+
+	bt_session_free(node);
+	bt_session_free(seeder);
+	free(head);
+	free(tor_buf);
+	free(bad);
+	free(tor);
+	free(file);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -171,6 +312,7 @@ int main(int argc, char **argv)
 		return 1;
 	test_create();
 	test_transfer();
+	test_fetch_torrent();
 	remove_tree(dir);
 	return tap_done();
 }
