@@ -1368,6 +1368,7 @@ namespace {
 
 constexpr int meta_gate_burst = 2;
 constexpr auto meta_gate_window = std::chrono::seconds(1);
+constexpr auto fetcher_linger = std::chrono::milliseconds(200);
 
 struct meta_gate {
 	sclock::time_point start{};
@@ -1475,6 +1476,27 @@ int give(std::vector<char> const &v, char **buf, size_t *len, char *err,
 	std::memcpy(*buf, v.data(), v.size());
 	*len = v.size();
 	return 0;
+}
+
+// Removes the fetching torrent, and gives its connections time to close
+// at the other end before the caller adds the real torrent: a peer that
+// still holds our old connection when the new one arrives drops the new
+// one as a duplicate (one connection per address on a cluster), and after
+// max_failcount such failures never tries us again.
+void drop_fetcher(bt_session *s, lt::torrent_handle const &h)
+{
+	auto end = sclock::now() + fetcher_linger;
+
+	s->ses->remove_torrent(h);
+	while (sclock::now() < end) {
+		std::vector<lt::alert *> alerts;
+
+		s->ses->wait_for_alert(std::chrono::duration_cast<
+			std::chrono::milliseconds>(end - sclock::now()));
+		s->ses->pop_alerts(&alerts);
+		for (lt::alert *a : alerts)
+			translate(s, a);
+	}
 }
 
 } // namespace
@@ -1608,7 +1630,7 @@ extern "C" int bt_fetch_torrent(struct bt_session *s, const char *head,
 					 "its info-hash";
 			}
 		}
-		s->ses->remove_torrent(h);
+		drop_fetcher(s, h);
 		if (out.empty()) {
 			char why[64];
 
@@ -1625,7 +1647,7 @@ extern "C" int bt_fetch_torrent(struct bt_session *s, const char *head,
 	}
 	try {
 		if (h.is_valid())
-			s->ses->remove_torrent(h);
+			drop_fetcher(s, h);
 	} catch (...) {
 	}
 	return -1;
