@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,8 @@ struct stripe_state;	// branch swarm: the striping seed (end of file)
 void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p,
 		   int depth, unsigned options);
 void stripe_node_attach(lt::add_torrent_params &p);
-void metadata_gate_attach(lt::add_torrent_params &p);	// session 4 (end)
+enum metadata_kind { metadata_plain, metadata_gated, metadata_ours };
+void metadata_attach(lt::add_torrent_params &p, metadata_kind k);	// session 4
 
 struct bt_torrent {
 	struct bt_session *ses;
@@ -59,6 +61,9 @@ struct bt_torrent {
 	int prefix_pieces = 0;	// pieces 0..prefix_pieces-1 all verified
 	void *user = nullptr;
 	std::shared_ptr<stripe_state> stripe;	// BT_ADD_STRIPE_SEED only
+	// Session 4: trackers held back for a moment (bt_fetch_torrent()).
+	std::vector<lt::announce_entry> later_trackers;
+	std::chrono::steady_clock::time_point trackers_at;
 	struct catch_up_state {		// bt_torrent_catch_up()
 		int phase = 0;		// 0 watching, 1 holding back, 2 done
 		std::chrono::steady_clock::time_point start, next, progress;
@@ -118,6 +123,9 @@ struct bt_session {
 	std::deque<bt_event> pending;
 	bool peer_exchange = true;
 	bool gate_metadata = false;	// the seeder: see bt_fetch_torrent()
+	// Session 4: info-hashes just fetched, and until when the torrent
+	// added next for them holds its trackers back (bt_fetch_torrent()).
+	std::map<lt::sha1_hash, std::chrono::steady_clock::time_point> fetched;
 	bool stripe_node = true;	// branch swarm
 	int stripe_depth = 0;		// branch stripe2
 	unsigned stripe_options = 0;
@@ -334,6 +342,23 @@ void translate(bt_session *s, lt::alert *a)
 	}
 }
 
+// Gives the torrents that held their trackers back (bt_fetch_torrent())
+// their trackers once it is time.
+void start_trackers(bt_session *s)
+{
+	auto now = std::chrono::steady_clock::now();
+
+	for (auto &kv : s->torrents) {
+		bt_torrent *t = kv.second;
+
+		if (t->later_trackers.empty() || now < t->trackers_at)
+			continue;
+		t->h.replace_trackers(t->later_trackers);
+		t->h.force_reannounce();
+		t->later_trackers.clear();
+	}
+}
+
 } // namespace
 
 extern "C" {
@@ -353,24 +378,21 @@ struct bt_session *bt_session_new(const struct bt_session_config *c,
 {
 	try {
 		bool seeder = c->profile == BT_PROFILE_SEEDER;
-		// The seeder's torrents get a gated ut_metadata of their own
-		// (bt_fetch_torrent()): not the session's, which would offer
-		// the info dictionary to every node.
-		lt::session_params params = seeder ?
-			lt::session_params(lan_settings(c), {}) :
-			lt::session_params(lan_settings(c));
+
+		// Each torrent gets a ut_metadata of its own (metadata_attach():
+		// the seeder's is gated, a fetching torrent's asks our peers
+		// only), not the session's; the other default plugins stay.
+		lt::session_params params(lan_settings(c), {});
 
 		auto s = std::make_unique<bt_session>();
 		s->peer_exchange = c->peer_exchange;
-		s->gate_metadata = seeder;
+		s->gate_metadata = seeder && c->metadata_gate;
 		s->stripe_node = c->stripe_node;
 		s->stripe_depth = c->stripe_depth;
 		s->stripe_options = c->stripe_options;
 		s->ses = std::make_unique<lt::session>(std::move(params));
-		if (seeder) {
-			s->ses->add_extension(&lt::create_ut_pex_plugin);
-			s->ses->add_extension(&lt::create_smart_ban_plugin);
-		}
+		s->ses->add_extension(&lt::create_ut_pex_plugin);
+		s->ses->add_extension(&lt::create_smart_ban_plugin);
 		if (c->all_peers_global) {
 			lt::ip_filter f;
 			f.add_rule(lt::make_address("0.0.0.0"),
@@ -530,6 +552,15 @@ struct bt_torrent *bt_torrent_add(struct bt_session *s,
 			return nullptr;
 		}
 		lt::add_torrent_params p;
+		std::vector<lt::announce_entry> later;
+		auto quiet = s->fetched.find(ti->info_hashes().v1);
+		if (quiet != s->fetched.end() &&
+		    std::chrono::steady_clock::now() < quiet->second) {
+			later = ti->trackers();
+			auto copy = std::make_shared<lt::torrent_info>(*ti);
+			copy->clear_trackers();
+			ti = copy;
+		}
 		p.ti = ti;
 		p.save_path = save_path;
 		p.flags &= ~(lt::torrent_flags::auto_managed |
@@ -552,8 +583,8 @@ struct bt_torrent *bt_torrent_add(struct bt_session *s,
 				      s->stripe_options);
 		else if (!(flags & BT_ADD_SEED) && s->stripe_node)
 			stripe_node_attach(p);
-		if (s->gate_metadata)
-			metadata_gate_attach(p);
+		metadata_attach(p, s->gate_metadata ? metadata_gated :
+						      metadata_plain);
 		lt::torrent_handle h = s->ses->add_torrent(std::move(p), ec);
 		if (ec) {
 			set_err(err, errlen, std::string("cannot add torrent '") +
@@ -564,6 +595,10 @@ struct bt_torrent *bt_torrent_add(struct bt_session *s,
 		t->ses = s;
 		t->h = h;
 		t->ti = ti;
+		if (!later.empty()) {
+			t->later_trackers = std::move(later);
+			t->trackers_at = quiet->second;
+		}
 		t->have.assign(ti->num_pieces(), false);
 		if (flags & BT_ADD_SEED)
 			for (int i = 0; i < ti->num_pieces(); i++)
@@ -730,6 +765,7 @@ int bt_session_poll(struct bt_session *s, int timeout_ms,
 		    struct bt_event *ev, int max)
 {
 	try {
+		start_trackers(s);
 		if (s->pending.empty()) {
 			std::vector<lt::alert *> alerts;
 
@@ -833,6 +869,8 @@ constexpr int endgame_percent = 2;	// extra copies, % of the pieces
 const char stripe_seed_key[] = "si_stripe_seed";
 const char stripe_node_key[] = "si_stripe_node";
 const char metadata_only_key[] = "si_metadata_only";	// session 4
+const char peers_ext_key[] = "si_peers";		// session 4
+constexpr int peers_ext_id = 60;	// our id for si_peers messages
 
 struct stripe_peer;
 
@@ -890,6 +928,8 @@ struct stripe_peer final : lt::peer_plugin {
 	sclock::time_point born = sclock::now(), tick_at = born;
 	int have_window = 0;	// haves since the last tick
 	double rate = 0;	// pieces/s, moving average
+	int listen_port = 0;	// session 4: where it accepts connections
+	int peers_msg = 0;	// session 4: a fetching node's si_peers id
 
 	stripe_peer(std::shared_ptr<stripe_state> s,
 		    lt::peer_connection_handle const &h, int i)
@@ -923,16 +963,57 @@ struct stripe_peer final : lt::peer_plugin {
 	}
 	bool on_extension_handshake(lt::bdecode_node const &n) override
 	{
+		long p = n.dict_find_int_value("p", 0);
+
+		listen_port = pc.is_outgoing() ? pc.remote().port() :
+			      p > 0 && p < 65536 ? static_cast<int>(p) : 0;
 		// A node fetching the info dictionary: neither node nor stock
-		// client yet (its torrent has no pieces to schedule).
-		if (n.dict_find_int_value(metadata_only_key, 0) == 1)
+		// client yet (its torrent has no pieces to schedule).  It
+		// learns here which nodes have the torrent, now and later.
+		if (n.dict_find_int_value(metadata_only_key, 0) == 1) {
+			if (lt::bdecode_node m = n.dict_find_dict("m"))
+				peers_msg = static_cast<int>(
+					m.dict_find_int_value(peers_ext_key, 0));
+			send_peers(st->peers);
 			return true;
+		}
 		aware = n.dict_find_int_value(stripe_node_key, 0) == 1;
-		if (aware)
+		if (aware) {
 			top_up(sclock::now());
-		else
+			for (stripe_peer *o : st->peers)
+				if (o->peers_msg > 0 && o->alive())
+					o->send_peers({ this });
+		} else {
 			st->stock++;
+		}
 		return true;
+	}
+	// Session 4: tells a fetching node where the nodes in list (those
+	// running the node plugin, hence with the torrent) accept
+	// connections: an si_peers message of 6-byte IPv4 endpoints.
+	void send_peers(std::vector<stripe_peer *> const &list)
+	{
+		std::string body;
+
+		for (stripe_peer const *o : list) {
+			if (!o->aware || !o->alive() || o->listen_port <= 0)
+				continue;
+			lt::address a = o->pc.remote().address();
+			if (!a.is_v4())
+				continue;
+			auto b = a.to_v4().to_bytes();
+			body.append(reinterpret_cast<const char *>(b.data()), 4);
+			body += static_cast<char>(o->listen_port >> 8);
+			body += static_cast<char>(o->listen_port & 0xff);
+		}
+		if (body.empty() || peers_msg <= 0 || peers_msg > 255)
+			return;
+		char h[6];
+		put32(h, static_cast<std::uint32_t>(body.size() + 2));
+		h[4] = 20;	// extended message
+		h[5] = static_cast<char>(peers_msg);
+		pc.send_buffer(h, sizeof(h));
+		pc.send_buffer(body.data(), static_cast<int>(body.size()));
 	}
 	void on_disconnect(lt::error_code const &) override
 	{
@@ -1368,7 +1449,7 @@ namespace {
 
 constexpr int meta_gate_burst = 2;
 constexpr auto meta_gate_window = std::chrono::seconds(1);
-constexpr auto fetcher_linger = std::chrono::milliseconds(200);
+constexpr auto fetcher_quiet = std::chrono::milliseconds(200);
 
 struct meta_gate {
 	sclock::time_point start{};
@@ -1386,10 +1467,13 @@ struct meta_gate {
 	}
 };
 
-// libtorrent's ut_metadata peer plugin, minus the offer when over budget.
+// libtorrent's ut_metadata peer plugin, minus (metadata_gated) the offer
+// when over budget, or (metadata_ours) the requests to peers that are not
+// SwarmImager's: a stock client may offer the info dictionary and never
+// send it, and libtorrent asks nobody else for that block for 3 s.
 struct gated_metadata_peer final : lt::peer_plugin {
 	std::shared_ptr<lt::peer_plugin> in;
-	std::shared_ptr<meta_gate> gate;
+	std::shared_ptr<meta_gate> gate;	// null: metadata_ours
 
 	gated_metadata_peer(std::shared_ptr<lt::peer_plugin> p,
 			    std::shared_ptr<meta_gate> g)
@@ -1398,7 +1482,7 @@ struct gated_metadata_peer final : lt::peer_plugin {
 	void add_handshake(lt::entry &e) override
 	{
 		in->add_handshake(e);
-		if (gate->take())
+		if (!gate || gate->take())
 			return;
 		if (lt::entry *m = e.find_key("m"))
 			if (m->type() == lt::entry::dictionary_t)
@@ -1407,6 +1491,9 @@ struct gated_metadata_peer final : lt::peer_plugin {
 	}
 	bool on_extension_handshake(lt::bdecode_node const &n) override
 	{
+		if (!gate && n.dict_find_int_value(stripe_seed_key, 0) != 1 &&
+		    n.dict_find_int_value(stripe_node_key, 0) != 1)
+			return false;	// this plugin leaves the connection
 		return in->on_extension_handshake(n);
 	}
 	bool on_extended(int length, int msg, lt::span<char const> body) override
@@ -1418,10 +1505,11 @@ struct gated_metadata_peer final : lt::peer_plugin {
 
 struct gated_metadata final : lt::torrent_plugin {
 	std::shared_ptr<lt::torrent_plugin> in;
-	std::shared_ptr<meta_gate> gate = std::make_shared<meta_gate>();
+	std::shared_ptr<meta_gate> gate;
 
-	explicit gated_metadata(std::shared_ptr<lt::torrent_plugin> p)
-		: in(std::move(p)) {}
+	gated_metadata(std::shared_ptr<lt::torrent_plugin> p, bool gated)
+		: in(std::move(p)),
+		  gate(gated ? std::make_shared<meta_gate>() : nullptr) {}
 	std::shared_ptr<lt::peer_plugin>
 	new_connection(lt::peer_connection_handle const &pc) override
 	{
@@ -1434,18 +1522,67 @@ struct gated_metadata final : lt::torrent_plugin {
 	void tick() override { in->tick(); }
 };
 
-// The fetching node says so (the seeder's stripe schedule leaves it out).
+// Nodes with the torrent, as the seeder names them (si_peers).
+struct fetch_peers {
+	std::mutex mu;
+	std::vector<lt::tcp::endpoint> fresh;
+};
+
+// The fetching node says so (the seeder's stripe schedule leaves it out,
+// and tells it which nodes have the torrent).
 struct metadata_only_peer final : lt::peer_plugin {
-	void add_handshake(lt::entry &e) override { e[metadata_only_key] = 1; }
+	std::shared_ptr<fetch_peers> fp;
+	lt::peer_connection_handle pc;
+
+	metadata_only_peer(std::shared_ptr<fetch_peers> f,
+			   lt::peer_connection_handle const &h)
+		: fp(std::move(f)), pc(h) {}
+	void add_handshake(lt::entry &e) override
+	{
+		e[metadata_only_key] = 1;
+		e["m"][peers_ext_key] = peers_ext_id;
+	}
+	// Only SwarmImager's peers: a stock client would see a peer come
+	// and go, and the same address come back as another torrent.
+	bool on_extension_handshake(lt::bdecode_node const &n) override
+	{
+		if (n.dict_find_int_value(stripe_seed_key, 0) != 1 &&
+		    n.dict_find_int_value(stripe_node_key, 0) != 1)
+			pc.disconnect(lt::errors::make_error_code(
+				lt::errors::uninteresting_upload_peer),
+				lt::operation_t::bittorrent);
+		return true;
+	}
+	bool on_extended(int length, int msg, lt::span<char const> body) override
+	{
+		if (msg != peers_ext_id)
+			return false;
+		if (body.size() < length)	// called again when complete
+			return true;
+		std::lock_guard<std::mutex> lock(fp->mu);
+		for (std::ptrdiff_t i = 0; i + 6 <= body.size(); i += 6) {
+			lt::address_v4::bytes_type b;
+			std::memcpy(b.data(), body.data() + i, 4);
+			auto port = static_cast<std::uint16_t>(
+				(static_cast<unsigned char>(body[i + 4]) << 8) |
+				static_cast<unsigned char>(body[i + 5]));
+			fp->fresh.emplace_back(lt::address_v4(b), port);
+		}
+		return true;
+	}
 };
 
 struct metadata_only_plugin final : lt::torrent_plugin {
+	std::shared_ptr<fetch_peers> fp;
+
+	explicit metadata_only_plugin(std::shared_ptr<fetch_peers> f)
+		: fp(std::move(f)) {}
 	std::shared_ptr<lt::peer_plugin>
 	new_connection(lt::peer_connection_handle const &pc) override
 	{
 		if (pc.type() != lt::connection_type::bittorrent)
 			return {};
-		return std::make_shared<metadata_only_peer>();
+		return std::make_shared<metadata_only_peer>(fp, pc);
 	}
 };
 
@@ -1478,35 +1615,33 @@ int give(std::vector<char> const &v, char **buf, size_t *len, char *err,
 	return 0;
 }
 
-// Removes the fetching torrent, and gives its connections time to close
-// at the other end before the caller adds the real torrent: a peer that
-// still holds our old connection when the new one arrives drops the new
-// one as a duplicate (one connection per address on a cluster), and after
-// max_failcount such failures never tries us again.
+// Removes the fetching torrent.  The real torrent, added next, makes no
+// connection of its own for fetcher_quiet (it has no tracker yet; it
+// accepts connections): a peer that still holds the fetching torrent's
+// connection when a new one arrives from us drops the new one as a
+// duplicate (one connection per address on a cluster), and after
+// max_failcount such failures never tries us again (N=32 runs of 33-35 s).
+// Waiting without the torrent instead made peers that tried us meanwhile
+// (a stock client) find no such torrent here, and give up on us.
 void drop_fetcher(bt_session *s, lt::torrent_handle const &h)
 {
-	auto end = sclock::now() + fetcher_linger;
-
+	s->fetched[h.info_hashes().v1] = sclock::now() + fetcher_quiet;
 	s->ses->remove_torrent(h);
-	while (sclock::now() < end) {
-		std::vector<lt::alert *> alerts;
-
-		s->ses->wait_for_alert(std::chrono::duration_cast<
-			std::chrono::milliseconds>(end - sclock::now()));
-		s->ses->pop_alerts(&alerts);
-		for (lt::alert *a : alerts)
-			translate(s, a);
-	}
 }
 
 } // namespace
 
-void metadata_gate_attach(lt::add_torrent_params &p)
+void metadata_attach(lt::add_torrent_params &p, metadata_kind k)
 {
-	p.extensions.push_back([](lt::torrent_handle const &h, lt::client_data_t d) {
+	if (k == metadata_plain) {
+		p.extensions.push_back(&lt::create_ut_metadata_plugin);
+		return;
+	}
+	p.extensions.push_back([k](lt::torrent_handle const &h, lt::client_data_t d) {
 		auto in = lt::create_ut_metadata_plugin(h, d);
 		return in ? std::shared_ptr<lt::torrent_plugin>(
-				std::make_shared<gated_metadata>(in)) : in;
+				std::make_shared<gated_metadata>(in,
+					k == metadata_gated)) : in;
 	});
 }
 
@@ -1569,6 +1704,10 @@ extern "C" int bt_fetch_torrent(struct bt_session *s, const char *head,
 		lt::entry top(n);
 		top.dict().erase("info-hash");
 
+		// The tracker's first answer makes libtorrent connect at once
+		// (connect_peer() waits for its next tick, 0.5 s); the seeder
+		// names the nodes that have the torrent as they come (si_peers).
+		// Only SwarmImager's peers are asked (metadata_ours).
 		lt::add_torrent_params p;
 		p.info_hashes.v1 = lt::sha1_hash(ih.data());
 		lt::string_view announce = n.dict_find_string_value("announce");
@@ -1577,12 +1716,13 @@ extern "C" int bt_fetch_torrent(struct bt_session *s, const char *head,
 		p.save_path = save_path;
 		p.flags &= ~(lt::torrent_flags::auto_managed |
 			     lt::torrent_flags::paused);
-		p.flags |= lt::torrent_flags::upload_mode;
-		if (!s->peer_exchange)
-			p.flags |= lt::torrent_flags::disable_pex;
-		p.extensions.push_back([](lt::torrent_handle const &, lt::client_data_t) {
-			return std::make_shared<metadata_only_plugin>();
+		p.flags |= lt::torrent_flags::upload_mode |
+			   lt::torrent_flags::disable_pex;
+		auto fp = std::make_shared<fetch_peers>();
+		p.extensions.push_back([fp](lt::torrent_handle const &, lt::client_data_t) {
+			return std::make_shared<metadata_only_plugin>(fp);
 		});
+		metadata_attach(p, metadata_ours);
 		h = s->ses->add_torrent(std::move(p), ec);
 		if (ec) {
 			set_err(err, errlen, "cannot add the torrent: " + ec.message());
@@ -1602,6 +1742,13 @@ extern "C" int bt_fetch_torrent(struct bt_session *s, const char *head,
 				h.connect_peer(seeder);
 				reconnect += std::chrono::seconds(1);
 			}
+			std::vector<lt::tcp::endpoint> named;
+			{
+				std::lock_guard<std::mutex> lock(fp->mu);
+				named.swap(fp->fresh);
+			}
+			for (auto const &ep : named)
+				h.connect_peer(ep);
 			std::vector<lt::alert *> alerts;
 			s->ses->wait_for_alert(std::chrono::milliseconds(100));
 			s->ses->pop_alerts(&alerts);

@@ -52,6 +52,9 @@ struct bt_session_config {
 	 * sets BT_STRIPE_DEFAULT; 0 = the first schedule of branch swarm). */
 	int stripe_depth;
 	unsigned stripe_options;
+	/* session 4, seeder profile: offer the info dictionary (BEP 9) in at
+	 * most two extension handshakes a second (bt_fetch_torrent()). */
+	int metadata_gate;
 };
 
 /* Fills c with the LAN defaults (uTP, DHT, LSD, UPnP, encryption off). */
@@ -261,11 +264,12 @@ int bt_torrent_file_comment(const char *path, char *buf, size_t len,
 /* ---- session 4: the torrent from the swarm (BEP 9) ----
  * A torrent's head is the torrent without its info dictionary (the piece
  * hashes, nearly all of its bytes) plus "info-hash": 20 bytes.  si_seeder
- * writes one next to each torrent it seeds; a node fetches the head from
- * the image server and the info dictionary from its peers.  A session of
- * the seeder profile offers the info dictionary of its torrents in at most
- * two extension handshakes a second (the first nodes; they then serve the
- * rest); other sessions serve it to anyone, as libtorrent does. */
+ * writes one next to each torrent it seeds when asked (--torrent-heads); a
+ * node fetches the head from the image server and the info dictionary from
+ * its peers.  A session with metadata_gate offers the info dictionary of
+ * its torrents in at most two extension handshakes a second (the first
+ * nodes; they then serve the rest); other sessions serve it to anyone, as
+ * libtorrent does. */
 
 /* Makes the head of the .torrent at torrent_path: 0 and a malloc()ed
  * buffer, or -1 with a message. */

@@ -67,6 +67,7 @@ struct seeder {
 	int no_tracker, no_rsync;
 	unsigned add_flags;	/* --schedule: BT_ADD_SEED and the rest */
 	int stripe_depth;	/* --stripe-depth, 0 = libtorrent shim's default */
+	int heads;		/* --torrent-heads: write_head() */
 
 	struct bt_session *ses;
 	struct seed **seeds;
@@ -207,9 +208,11 @@ static struct seed *seed_duplicate(struct seeder *sd, struct seed *s)
 	return NULL;
 }
 
-/* Writes torrents/NAME.torrent.head, the torrent without its piece hashes
- * (bt_torrent_head()): a node fetches it and the rest from its peers, not
- * from the server's link.  Without it nodes fetch the whole torrent. */
+/* --torrent-heads: writes torrents/NAME.torrent.head, the torrent without
+ * its piece hashes (bt_torrent_head()): a node fetches it and the rest from
+ * its peers, not from the server's link.  Without it nodes fetch the whole
+ * torrent.  Off by default: with a stock client in the swarm the others
+ * were slower (docs/perf/swarm-scheduling.md, session 4). */
 static void write_head(struct seed *s)
 {
 	char err[512], *buf, *path = xasprintf("%s.head", s->path);
@@ -448,7 +451,8 @@ static void sync_torrents(struct seeder *sd)
 			continue;
 		}
 		bt_torrent_set_user(s->t, s);
-		write_head(s);
+		if (sd->heads)
+			write_head(s);
 		free(s->problem);
 		s->problem = NULL;
 		s->tracker_errors = 0;
@@ -710,6 +714,7 @@ static int start_session(struct seeder *sd)
 	c.listen = listen;
 	c.profile = BT_PROFILE_SEEDER;
 	c.stripe_depth = sd->stripe_depth;
+	c.metadata_gate = sd->heads;
 	sd->ses = bt_session_new(&c, err, sizeof(err));
 	if (!sd->ses)
 		return error("%s", err);
@@ -879,7 +884,7 @@ static void stop(struct seeder *sd)
 struct options {
 	char *base, *address, *bt_port, *tracker_port, *rsync_port, *schedule;
 	char *stripe_depth;
-	int no_tracker, no_rsync;
+	int no_tracker, no_rsync, heads;
 };
 
 static int port_value(const char *what, const char *opt, const char *conf,
@@ -940,6 +945,12 @@ static void configure(struct seeder *sd, const struct options *o)
 	sd->no_tracker = o->no_tracker;
 	sd->no_rsync = o->no_rsync;
 	sd->add_flags = schedule_flags(o->schedule);
+	sd->heads = o->heads;
+	if (!sd->heads && config_get(&cfg, "BT_TORRENT_HEADS") &&
+	    parse_bool(config_get(&cfg, "BT_TORRENT_HEADS"), &sd->heads) < 0)
+		die(1, "invalid BT_TORRENT_HEADS '%s' in %s (yes or no)",
+		    config_get(&cfg, "BT_TORRENT_HEADS"),
+		    config_find(&cfg, "BT_TORRENT_HEADS")->source);
 	if (o->stripe_depth) {
 		long v;
 
@@ -977,6 +988,9 @@ int main(int argc, const char **argv)
 		  "NAME" },
 		{ "stripe-depth", '\0', POPT_ARG_STRING, &o.stripe_depth, 0,
 		  "stripe: pieces each node is given ahead (default 2)", "N" },
+		{ "torrent-heads", '\0', POPT_ARG_NONE, &o.heads, 0,
+		  "nodes fetch the torrents' piece hashes from each other "
+		  "(writes NAME.torrent.head)", NULL },
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};

@@ -22,6 +22,9 @@ test_expect_success 'a bad port in bittorrent.conf is refused' '
 	echo "BT_TRACKER_PORT=http" >"$BASE/etc/bittorrent.conf" &&
 	expect_exit 1 si_seeder --base "$BASE" 2>err &&
 	grep -q "invalid BT_TRACKER_PORT .http. in .*bittorrent.conf:1" err &&
+	echo "BT_TORRENT_HEADS=maybe" >"$BASE/etc/bittorrent.conf" &&
+	expect_exit 1 si_seeder --base "$BASE" 2>err &&
+	grep -q "invalid BT_TORRENT_HEADS .maybe. in .*bittorrent.conf:1 (yes or no)" err &&
 	rm "$BASE/etc/bittorrent.conf"
 '
 
@@ -32,6 +35,10 @@ test_expect_success 'starts with two images and prints one readiness line' '
 	test_line_count=$(wc -l <seeder.out) &&
 	[ "$test_line_count" -eq 1 ] &&
 	grep -Eq "^si_seeder: ready: bittorrent 127\.0\.0\.1:[0-9]+ tracker 127\.0\.0\.1:$TPORT rsync 127\.0\.0\.1:[0-9]+ torrents 2\$" seeder.out
+'
+
+test_expect_success 'no torrent heads unless asked (--torrent-heads)' '
+	! ls "$BASE/torrents" | grep "\.head$"
 '
 
 test_expect_success 'seeder.cfg tells the ports' '

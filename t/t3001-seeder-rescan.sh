@@ -10,7 +10,7 @@ test_expect_success 'setup: one good image, three unusable torrents' '
 	make_image late 300 &&
 	mv "$BASE/tarballs/image-late.tar.gz" late.tar.gz &&
 	echo stale >"$BASE/torrents/image-gone.tar.gz.torrent.head" &&
-	start_seeder &&
+	start_seeder --torrent-heads &&
 	grep -q " torrents 1\$" seeder.out
 '
 

@@ -20,7 +20,8 @@ bytes() {
 
 test_expect_success 'si_installbtimage packs an image tree' '
 	mkdir -p "$BASE/etc" "$BASE/images" &&
-	echo "BT_TRACKER_PORT=$TPORT" >"$BASE/etc/bittorrent.conf" &&
+	printf "BT_TRACKER_PORT=%s\nBT_TORRENT_HEADS=yes\n" "$TPORT" \
+		>"$BASE/etc/bittorrent.conf" &&
 	fixture_image_tree "$BASE/images/img" &&
 	echo cert >"$BASE/images/img/etc/NetLock_Arany_=Class_Gold=_F$(printf "\305\221")tan$(printf "\303\272")s$(printf "\303\255")tv$(printf "\303\241")ny.pem" &&
 	echo latin1 >"$BASE/images/img/etc/caf$(printf "\351")" &&

@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='the deployment benchmark on 3 emulated nodes: a killed node does not stop the others, a stock client (aria2c) joins the SwarmImager swarm and finishes, a late node leaves the pieces most peers hold for later, and the reports say so'
+test_description='the deployment benchmark on 3 emulated nodes: a killed node does not stop the others, a stock client (aria2c) joins the SwarmImager swarm and finishes, a late node leaves the pieces most peers hold for later, with --torrent-heads every node takes the torrent from the swarm, and the reports say so'
 . "$(dirname "$0")/test-lib.sh"
 require_root
 require_cmd ip tc opentracker rsync aria2c python3
@@ -55,6 +55,7 @@ test_expect_success 'the report has a section per scenario' '
 # the pieces the others already hold at the end (lib/bt.cc,
 # bt_torrent_catch_up).
 test_expect_success 'late: n3 joins half-way, holds back the old pieces, all 3 install' '
+	SI_BENCH_SEEDER_OPTS=--torrent-heads \
 	BENCH_NODES=3 BENCH_METHODS=swarmimager BENCH_SCENARIOS=late \
 	BENCH_SCENARIO_N=3 BENCH_SIZE=4 BENCH_RATE=5mbit BENCH_LATE_DELAY=4 \
 	BENCH_OUT="$OUT/late" BENCH_CACHE="$TRASH/cache" BENCH_KEEP=1 \
@@ -70,7 +71,11 @@ test_expect_success 'late: n3 joins half-way, holds back the old pieces, all 3 i
 	grep -q "ok=3/3" late.out &&
 	grep -Eq "joined late: [0-9]+ pieces most peers hold are left for later" "$LOGS/n3.log" &&
 	grep -q "fetching the [0-9]* pieces left for later" "$LOGS/n3.log" &&
-	! grep -q "joined late" "$LOGS/n1.log" "$LOGS/n2.log"
+	! grep -q "joined late" "$LOGS/n1.log" "$LOGS/n2.log" &&
+	for n in n1 n2 n3; do
+		grep -Eq "image-bench\.tar[.a-z]*\.torrent: from the swarm in" "$LOGS/$n.log" ||
+			return 1
+	done
 '
 rm -rf "${KEPT:-/nonexistent}"
 

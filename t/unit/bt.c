@@ -172,6 +172,7 @@ struct fetcher {
 	int port;
 	int timeout_ms;
 	int ok;
+	double secs;
 	char *buf;
 	size_t len;
 	char err[256];
@@ -188,10 +189,12 @@ static void *fetch_thread(void *arg)
 	cfg.listen = "127.0.0.1:0";
 	mkdir(save, 0755);
 	s = bt_session_new(&cfg, f->err, sizeof(f->err));
+	double t0 = now_monotonic();
 	if (s)
 		f->ok = bt_fetch_torrent(s, f->head, f->head_len, "127.0.0.1",
 					 f->port, save, f->timeout_ms, &f->buf,
 					 &f->len, f->err, sizeof(f->err)) == 0;
+	f->secs = now_monotonic() - t0;
 	bt_session_free(s);
 	free(save);
 	return NULL;
@@ -216,6 +219,7 @@ static int fetch_many(int n, const char *head, size_t head_len, int port,
 	for (int i = 0; i < n; i++) {
 		pthread_join(th[i], NULL);
 		if (f[i].ok) {
+			printf("# fetcher %d: %.2f s\n", i, f[i].secs);
 			got++;
 			if (f[i].len != tor_len || memcmp(f[i].buf, tor_buf, tor_len))
 				*same = 0;
@@ -263,13 +267,15 @@ static void test_fetch_torrent(void)
 	bt_session_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
 	cfg.profile = BT_PROFILE_SEEDER;
+	cfg.metadata_gate = 1;
 	seeder = bt_session_new(&cfg, err, sizeof(err));
 	cfg.profile = BT_PROFILE_NODE;
+	cfg.metadata_gate = 0;
 	node = bt_session_new(&cfg, err, sizeof(err));
-	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED, err,
-				     sizeof(err)) : NULL;
-	tn = node ? bt_torrent_add(node, tor, dir, BT_ADD_SEED, err,
-				   sizeof(err)) : NULL;
+	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED |
+				     BT_ADD_STRIPE_SEED, err, sizeof(err)) : NULL;
+	/* Added as a download of data it has: a node that completed. */
+	tn = node ? bt_torrent_add(node, tor, dir, 0, err, sizeof(err)) : NULL;
 	ok(ts && tn, "a seeder and a node seed it");
 	{
 		char *buf = NULL;
@@ -286,6 +292,23 @@ static void test_fetch_torrent(void)
 			 2000, tor_buf, tor_len, &same);
 	ok(got == 2, "the seeder sent it to %d of 4 nodes at once (2)", got);
 	ok(same, "each got the very torrent, byte for byte");
+	/* The seeder names the nodes that have it to the nodes it does not
+	 * send it to. */
+	ok(bt_torrent_connect(tn, "127.0.0.1", bt_session_listen_port(seeder),
+			      err, sizeof(err)) == 0, "the node joins the seeder");
+	{
+		struct bt_event ev[64];
+		double end = now_monotonic() + 1;
+
+		while (now_monotonic() < end) {
+			bt_session_poll(node, 50, ev, 64);
+			bt_session_poll(seeder, 0, ev, 64);
+		}
+	}
+	got = fetch_many(4, head, head_len, bt_session_listen_port(seeder),
+			 3000, tor_buf, tor_len, &same);
+	ok(got == 4 && same, "with a node in the swarm all %d of 4 got it "
+	   "(2 from the seeder, 2 from the node it names)", got);
 	/* A node that has the torrent serves anyone. */
 	got = fetch_many(4, head, head_len, bt_session_listen_port(node),
 			 5000, tor_buf, tor_len, &same);

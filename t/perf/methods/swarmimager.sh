@@ -16,7 +16,8 @@
 # is interested or the run ends.  Settings: SI_BENCH_SCHEDULE=stripe|plain|
 # super (si_seeder --schedule, default stripe), SI_BENCH_COMPRESS=zstd|gzip|
 # none (si_installbtimage --compress, default zstd), SI_BENCH_OVERLAP=y|n,
-# SI_BENCH_STRIPE_DEPTH (si_seeder --stripe-depth), SI_BENCH_BOEL_OPTS
+# SI_BENCH_STRIPE_DEPTH (si_seeder --stripe-depth), SI_BENCH_SEEDER_OPTS (more
+# si_seeder options, e.g. --torrent-heads), SI_BENCH_BOEL_OPTS
 # (more si_boel options, e.g. -v).  Node logs carry the
 # seconds since the node started.
 
@@ -66,7 +67,7 @@ method_swarmimager_start() {
 	# For the "stock" scenario's aria2c (methods/aria2.sh).
 	cp "$base/torrents/$SI_BENCH_TAR.torrent" "$BENCH_WORK/image.torrent" || return 1
 	bench_bg seeder server si_seeder --base "$base" \
-		--address "$(cluster_ip server)" --schedule "$SI_BENCH_SCHEDULE" ${SI_BENCH_STRIPE_DEPTH:+--stripe-depth $SI_BENCH_STRIPE_DEPTH} -v &&
+		--address "$(cluster_ip server)" --schedule "$SI_BENCH_SCHEDULE" ${SI_BENCH_STRIPE_DEPTH:+--stripe-depth $SI_BENCH_STRIPE_DEPTH} ${SI_BENCH_SEEDER_OPTS:-} -v &&
 	bench_wait 20 grep -q '^si_seeder: ready: .* torrents 1$' "$BENCH_WORK/seeder.log" ||
 		{ tail -n 5 "$BENCH_WORK/seeder.log"; return 1; }
 }
