@@ -1433,17 +1433,22 @@ extern "C" int bt_torrent_file_comment(const char *path, char *buf,
 //
 // An image's .torrent is mostly its piece hashes (20 bytes a piece: 37 KB
 // for a 30 MB image in 16 KiB pieces), and every node fetching it from the
-// image server cost the server's link 0.04 image sizes at N=32.  Nodes now
-// fetch a head from the server (the torrent without its info dictionary,
-// plus the info-hash; si_seeder writes them) and the info dictionary from
-// their peers with libtorrent's ut_metadata: once a node has the torrent,
-// it serves it to the others like any libtorrent peer.  The seeder's
-// ut_metadata is gated: it offers the info dictionary in at most
-// meta_gate_burst extension handshakes a second, so the first nodes get it
-// from the server and the rest from them.  (A peer that answers "don't
-// have" is not asked again for a minute: nodes must not offer what they
-// do not have, hence a short-lived upload-only torrent per fetch, removed
-// before the real download is added.)
+// image server cost the server's link 0.04 image sizes at N=32.  With
+// si_seeder --torrent-heads, nodes fetch a head from the server (the
+// torrent without its info dictionary, plus the info-hash) and the info
+// dictionary from their peers with libtorrent's ut_metadata: once a node
+// has the torrent, it serves it like any libtorrent peer.
+// - The seeder (metadata_gate) offers the info dictionary in at most
+//   meta_gate_burst extension handshakes a second, so the first nodes get
+//   it from the server and the rest from them, and names the nodes that
+//   have it to a fetching node (si_peers, stripe_peer::send_peers()).
+// - A fetch is a short-lived upload-only torrent (a peer that answers
+//   "don't have" is not asked again for a minute, so a node must not offer
+//   what it does not have) that asks only SwarmImager peers
+//   (metadata_ours), removed before the real torrent is added; that one
+//   holds its trackers back for fetcher_quiet (drop_fetcher()).
+// Opt-in: with a stock client in the swarm the others were slower
+// (docs/perf/swarm-scheduling.md, session 4).
 // ---------------------------------------------------------------------
 namespace {
 
@@ -1542,8 +1547,8 @@ struct metadata_only_peer final : lt::peer_plugin {
 		e[metadata_only_key] = 1;
 		e["m"][peers_ext_key] = peers_ext_id;
 	}
-	// Only SwarmImager's peers: a stock client would see a peer come
-	// and go, and the same address come back as another torrent.
+	// Only SwarmImager's peers: a fetching torrent has nothing for a
+	// stock client, and asks it for nothing.
 	bool on_extension_handshake(lt::bdecode_node const &n) override
 	{
 		if (n.dict_find_int_value(stripe_seed_key, 0) != 1 &&
