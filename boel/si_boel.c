@@ -248,6 +248,27 @@ static int check_settings(struct boel *b)
  * it is known (called again once cluster.txt named it): not the other
  * images' torrents, which can be megabytes each on a server with many
  * large images.  Names are valid_name()s: no glob characters. */
+/* Fetches what the filter rules (a NULL-terminated list, each followed by
+ * "--exclude=*") select from the torrents module into work/torrents/. */
+static int rsync_torrents(struct boel *b, const char *what,
+			  const char *const *rules)
+{
+	const char *args[8] = { "-rt", "--timeout=60" };
+	char *url = fetch_url(b->s.imageserver, "torrents/");
+	char *dst = path_join(b->work, "torrents/");
+	size_t n = 2;
+	int ret;
+
+	while (*rules && n < ARRAY_SIZE(args) - 2)
+		args[n++] = *rules++;
+	args[n++] = "--exclude=*";
+	args[n] = NULL;
+	ret = fetch_rsync(what, args, url, dst, &b->retry, NULL);
+	free(url);
+	free(dst);
+	return ret;
+}
+
 static int fetch_torrents(struct boel *b)
 {
 	/* The image's torrent head: the rest comes from the swarm
@@ -256,16 +277,11 @@ static int fetch_torrents(struct boel *b)
 		xasprintf("--include=image-%s.tar*.torrent.head",
 			  b->s.imagename) :
 		xstrdup("--exclude=image-*");
-	const char *args[] = { "-rt", "--timeout=60", "--include=seeder.cfg",
-			       "--include=override-*.torrent", image,
-			       "--exclude=*", NULL };
-	char *url = fetch_url(b->s.imageserver, "torrents/");
-	char *dst = path_join(b->work, "torrents/");
-	int ret = fetch_rsync("the torrents", args, url, dst, &b->retry, NULL);
+	const char *rules[] = { "--include=seeder.cfg",
+				"--include=override-*.torrent", image, NULL };
+	int ret = rsync_torrents(b, "the torrents", rules);
 
 	free(image);
-	free(url);
-	free(dst);
 	return ret;
 }
 
@@ -412,9 +428,8 @@ static char *find_torrent(struct boel *b, const char *prefix,
 static char *image_torrent(struct boel *b)
 {
 	const char *name = b->s.imagename;
-	const char *args[] = { "-rt", "--timeout=60", NULL, "--exclude=*",
-			       NULL };
-	char *tor = find_torrent(b, "image", name), *head, *url, *dst;
+	const char *rules[] = { NULL, NULL };
+	char *tor = find_torrent(b, "image", name), *head;
 	double t0 = now_monotonic();
 	int ret;
 
@@ -435,14 +450,9 @@ static char *image_torrent(struct boel *b)
 		free(tor);
 	}
 	free(head);
-	args[2] = tor = xasprintf("--include=image-%s.tar*.torrent", name);
-	url = fetch_url(b->s.imageserver, "torrents/");
-	dst = path_join(b->work, "torrents/");
-	ret = fetch_rsync("the image's torrent", args, url, dst, &b->retry,
-			  NULL);
+	rules[0] = tor = xasprintf("--include=image-%s.tar*.torrent", name);
+	ret = rsync_torrents(b, "the image's torrent", rules);
 	free(tor);
-	free(url);
-	free(dst);
 	return ret < 0 ? NULL : find_torrent(b, "image", name);
 }
 
