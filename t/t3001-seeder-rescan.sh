@@ -51,6 +51,17 @@ test_expect_success 'a torrent added while running is seeded without restart' '
 	fetch gamma
 '
 
+test_expect_success 'a head that cannot be written: said, the torrent seeded all the same' '
+	mkdir "$BASE/torrents/image-delta.tar.gz.torrent.head" &&
+	make_image delta 200 &&
+	wait_for 15 grep -q "seeding .image-delta.tar.gz." seeder.err &&
+	grep "cannot rename .*image-delta.tar.gz.torrent.head" seeder.err &&
+	fetch delta &&
+	rm "$BASE/torrents/image-delta.tar.gz.torrent" &&
+	wait_for 15 grep -q "torrent .image-delta.tar.gz.torrent. removed" seeder.err &&
+	rmdir "$BASE/torrents/image-delta.tar.gz.torrent.head"
+'
+
 test_expect_success 'bad torrents were logged once only, over several rescans' '
 	[ "$(grep -c "junk.torrent" seeder.err)" -eq 1 ] &&
 	[ "$(grep -c "image-short.tar.gz" seeder.err)" -eq 1 ] &&
