@@ -42,6 +42,9 @@
 #include <libtorrent/torrent_status.hpp>
 
 #include "bt.h"
+extern "C" {
+#include "port.h"
+}
 
 namespace lt = libtorrent;
 
@@ -173,6 +176,29 @@ void fill_info(lt::torrent_info const &ti, bt_info *info)
 	info->num_files = fs.num_files();
 }
 
+// libtorrent 2.0 listens on a wildcard address with a socket per local
+// address, each on a port of its own when asked for port 0, and names the
+// first one's port (loopback's, as often as not) as its own: in the
+// extension handshake, hence in PEX and si_peers, and in listen_port().
+// Peers connecting there were refused (aria2c lost a second a try).  One
+// free port, picked here, serves every address.
+std::string listen_interfaces(const char *listen)
+{
+	std::string spec = listen && *listen ? listen : "0.0.0.0:0";
+	auto colon = spec.rfind(':');
+
+	if (colon == std::string::npos || spec.find(',') != std::string::npos ||
+	    spec.compare(colon, std::string::npos, ":0") != 0)
+		return spec;
+	std::string addr = spec.substr(0, colon);
+	if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']')
+		addr = addr.substr(1, addr.size() - 2);
+	if (port_parse_addr(addr.c_str()) < 0)
+		return spec;	// a device name: libtorrent's business
+	int port = port_pick("BitTorrent", addr.c_str(), PORT_TCP);
+	return port > 0 ? spec.substr(0, colon + 1) + std::to_string(port) : spec;
+}
+
 lt::settings_pack lan_settings(const bt_session_config *c)
 {
 	lt::settings_pack p;
@@ -187,7 +213,7 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 	if (c->profile == BT_PROFILE_SEEDER)
 		p = lt::high_performance_seed();
 	p.set_str(sp::settings_pack::listen_interfaces,
-		  c->listen && *c->listen ? c->listen : "0.0.0.0:0");
+		  listen_interfaces(c->listen));
 	p.set_str(sp::settings_pack::user_agent, "SwarmImager/0.1");
 	p.set_str(sp::settings_pack::peer_fingerprint, "-SI0100-");
 	// A LAN swarm: TCP only, no DHT/LSD/port mapping, no encryption.
@@ -197,8 +223,12 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 	p.set_bool(sp::settings_pack::enable_lsd, false);
 	p.set_bool(sp::settings_pack::enable_upnp, false);
 	p.set_bool(sp::settings_pack::enable_natpmp, false);
+	// Stock clients that offer an encrypted handshake first (aria2c) are
+	// answered in plaintext, not refused: a refusal cost aria2c a second
+	// for every peer it connected to.
 	p.set_int(sp::settings_pack::out_enc_policy, sp::settings_pack::pe_disabled);
-	p.set_int(sp::settings_pack::in_enc_policy, sp::settings_pack::pe_disabled);
+	p.set_int(sp::settings_pack::in_enc_policy, sp::settings_pack::pe_enabled);
+	p.set_int(sp::settings_pack::allowed_enc_level, sp::settings_pack::pe_plaintext);
 	// Tests run every peer on 127.0.0.1; a cluster's nodes have their own
 	// addresses, and there two nodes connecting to each other at once
 	// would keep both connections (libtorrent 2.0.8 does not drop the
@@ -837,7 +867,8 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 //   pieces nobody connected has whose owner left or stalled
 //   (stripe_grace): dead or slow nodes and the endgame never stall others.
 //   Peers without "si_stripe_node" (stock clients) see the seed's normal
-//   have_all and are served as usual.
+//   have_all and are served as usual, but while nodes download only one
+//   second in every (nodes + 1) (session 5, stripe_peer::throttle()).
 // - the node's plugin (stripe_node, on by default for downloads) ignores
 //   the have_all/bitfield of a peer that says "si_stripe_seed" (libtorrent
 //   sends the extension handshake before the bitfield), so libtorrent's
@@ -900,6 +931,7 @@ struct stripe_state {
 	sclock::time_point rates_at;
 	std::atomic<std::int64_t> fresh{0}, repeat{0}, haves{0}, stock{0};
 	std::atomic<std::int64_t> orphaned{0}, endgame{0};
+	std::atomic<std::int64_t> stock_chokes{0};	// session 5
 	std::atomic<int> unsent{0}, slow{0};
 
 	explicit stripe_state(int n)
@@ -930,6 +962,8 @@ struct stripe_peer final : lt::peer_plugin {
 	double rate = 0;	// pieces/s, moving average
 	int listen_port = 0;	// session 4: where it accepts connections
 	int peers_msg = 0;	// session 4: a fetching node's si_peers id
+	bool stock = false;	// session 5: a stock client, throttled
+	unsigned ticks = 0;
 
 	stripe_peer(std::shared_ptr<stripe_state> s,
 		    lt::peer_connection_handle const &h, int i)
@@ -985,6 +1019,7 @@ struct stripe_peer final : lt::peer_plugin {
 					o->send_peers({ this });
 		} else {
 			st->stock++;
+			stock = true;
 		}
 		return true;
 	}
@@ -1040,6 +1075,26 @@ struct stripe_peer final : lt::peer_plugin {
 		}
 		st->update_rates(now);
 		top_up(now);
+		if (stock)
+			throttle();
+	}
+	// Session 5: a stock client asks the seed for any piece, as many at
+	// once as it likes, and took up to 44% of the image from it (aria2c
+	// among 15 nodes, each asking for two at a time): the server's link
+	// carried the image 1.3-1.5 times.  While nodes download, it is
+	// unchoked one second in every (nodes + 1), its share, and gets the
+	// rest from the nodes; alone, or with the nodes done, it is served.
+	void throttle()
+	{
+		int n = st->downloaders();
+		bool open = n == 0 || ticks++ % static_cast<unsigned>(n + 1) == 0;
+
+		if (open && pc.is_choked())
+			pc.maybe_unchoke_this_peer();
+		else if (!open && !pc.is_choked()) {
+			pc.choke_this_peer();
+			st->stock_chokes++;
+		}
 	}
 	// Data flowing to the owner: the piece is not stalled.
 	void sent_piece(lt::peer_request const &r) override
@@ -1320,6 +1375,7 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 	out->orphan_pieces = t->stripe->orphaned;
 	out->endgame_pieces = t->stripe->endgame;
 	out->slow_peers = t->stripe->slow;
+	out->stock_chokes = t->stripe->stock_chokes;
 	return 0;
 }
 

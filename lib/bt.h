@@ -208,7 +208,9 @@ const char *bt_event_name(enum bt_event_type type);
  * time (one stripe per node, in piece order) instead of its full bitfield,
  * so nodes fetch everything else from each other; pieces of nodes that
  * left or stalled (3 s) are announced again; stock clients see a normal
- * seed.  docs/perf/swarm-scheduling.md has the measurements. */
+ * seed, unchoked one second in every (downloading nodes + 1) while nodes
+ * download (session 5).  docs/perf/swarm-scheduling.md has the
+ * measurements. */
 struct bt_stripe_stats {
 	int64_t fresh_pieces;	/* pieces announced for the first time */
 	int64_t repeat_pieces;	/* pieces announced again (rescues) */
@@ -219,6 +221,9 @@ struct bt_stripe_stats {
 	int64_t orphan_pieces;	/* re-announced: owner left or is slow */
 	int64_t endgame_pieces;	/* extra copies sent to idle nodes at the end */
 	int slow_peers;		/* nodes currently judged slow */
+	/* session 5: times a stock client was choked because nodes were
+	 * downloading (it is unchoked one second in every nodes + 1) */
+	int64_t stock_chokes;
 };
 
 /* branch stripe2: options of the striping seed (bt_session_config). */

@@ -77,7 +77,8 @@ child_pid() {
 
 # fetch NAME: gets image-NAME.tar.gz.torrent from the seeder's rsync
 # daemon and the tarball with aria2c through the tracker into dl-NAME/,
-# then compares it byte for byte with the original.
+# then compares it byte for byte with the original; aria2c's log is
+# dl-NAME/aria2.log.
 fetch() {
 	local name=$1 dir="$TRASH/dl-$1" port
 	local file="image-$name.tar.gz"
@@ -90,7 +91,7 @@ fetch() {
 		--bt-tracker-timeout=5 --bt-stop-timeout=40 \
 		--listen-port="$port" --console-log-level=warn \
 		--summary-interval=0 --file-allocation=none \
-		--follow-torrent=false \
+		--follow-torrent=false --log="$dir/aria2.log" --log-level=info \
 		"$dir/$file.torrent" &&
 	cmp "$BASE/tarballs/$file" "$dir/$file"
 }

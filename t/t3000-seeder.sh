@@ -92,6 +92,13 @@ test_expect_success 'aria2c downloads both images through the tracker' '
 	fetch beta
 '
 
+# aria2c offers an encrypted handshake first; refused, it waited a second
+# and tried again in plaintext, with every SwarmImager peer.
+test_expect_success 'aria2c'"'"'s encrypted handshake is answered, in plaintext' '
+	grep -q "From: 127\.0\.0\.1:$BT_PORT handshake peerId=-SI" "$TRASH/dl-alpha/aria2.log" &&
+	! grep "Retry using legacy BitTorrent handshake" "$TRASH/dl-alpha/aria2.log"
+'
+
 test_expect_success 'the status line reports the upload' '
 	wait_for 15 grep -Eq "status: 2 torrents, [0-9]+ peers, upload .*, uploaded [0-9.]+ MiB" seeder.err
 '

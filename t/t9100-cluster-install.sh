@@ -20,6 +20,12 @@ all_exited() {
 	for n in $(cluster_nodes); do test -s $n.rc || return 1; done
 }
 now() { date +%s.%N; }
+# si_boel_ports [FILE]: the TCP ports si_boel listens on in an `ss -Hltnp`
+# listing, one a line.
+si_boel_ports() {
+	awk '/"si_boel"/ { sub(/.*:/, "", $4); print $4 }' "$@" | sort -u
+}
+bt_ports() { cluster_exec "$1" ss -Hltnp | si_boel_ports; }
 
 test_expect_success "an emulated cluster: server and $N nodes at $RATE" '
 	cluster_up inst "$N" "$RATE"
@@ -59,12 +65,25 @@ test_expect_success "$N nodes install the image concurrently" '
 			--linger-max 30 --stall-timeout 30 >$n.out 2>$n.err
 		  echo $? >$n.rc ) &
 	done
+	for n in $(cluster_nodes); do
+		wait_for 20 eval "bt_ports $n | grep -q ." &&
+		cluster_exec $n ss -Hltnp >$n.listen || return 1
+	done &&
 	wait_for 60 eval "all_installed || all_exited" &&
 	T1=$(now) &&
 	TX1=$(cluster_tx_bytes server) &&
 	wait_for 40 all_exited &&
 	for n in $(cluster_nodes); do
 		test "$(cat $n.rc)" = 0 || { tail -n 5 $n.err; return 1; }
+	done
+'
+
+# libtorrent listens on 0.0.0.0 with a socket per address (lo, eth0); on
+# port 0 each had a port of its own, and peers were told loopback's.
+test_expect_success 'each node listens on one port on all its addresses' '
+	for n in $(cluster_nodes); do
+		ports=$(si_boel_ports $n.listen) && [ -n "$ports" ] &&
+		[ "$(echo "$ports" | wc -l)" -eq 1 ] || { cat $n.listen; return 1; }
 	done
 '
 

@@ -76,11 +76,14 @@ require_cmd() {
 
 # Runs the body in the current shell; its output goes to the TAP stream as
 # comments only when it fails (or always with SI_TEST_VERBOSE=1).
+# A body's "return 1" (in a loop) returns from here, not from the caller.
+_test_body() { eval "$1"; }
+
 test_expect_success() {
 	local title=$1 body=$2 out rc
 	test_count=$((test_count + 1))
 	out="$TRASH/.out.$test_count"
-	eval "$body" >"$out" 2>&1 </dev/null
+	_test_body "$body" >"$out" 2>&1 </dev/null
 	rc=$?
 	[ -z "${SI_TEST_VERBOSE:-}" ] || sed 's/^/# /' "$out"
 	if [ "$rc" -eq 0 ]; then

@@ -327,6 +327,81 @@ static void test_fetch_torrent(void)
 	free(file);
 }
 
+/* Session 5: a stock client (no stripe_node) asks a striping seed for
+ * anything; while a node downloads, the seed unchokes it one second in
+ * two (one node + 1) and it takes the rest from the node. */
+static void test_stock_throttle(void)
+{
+	char *file = make_file("stock.bin", 1000000), *tor, err[256];
+	char *ndir = path_join(dir, "node"), *sdir = path_join(dir, "stock");
+	struct bt_session_config cfg;
+	struct bt_session *seeder, *node, *stock;
+	struct bt_torrent *ts, *tn, *tk;
+	struct bt_stripe_stats ss;
+	struct bt_stats st;
+	struct bt_event ev[64];
+	struct bt_info info;
+	int node_done = 0, stock_done = 0;
+	double end;
+
+	mkdir(ndir, 0755);
+	mkdir(sdir, 0755);
+	tor = make_torrent(file, &info);
+	bt_session_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.profile = BT_PROFILE_SEEDER;
+	/* 4 s for the image: the node downloads over several ticks */
+	cfg.upload_rate_limit = 250000;
+	cfg.all_peers_global = 1;
+	seeder = bt_session_new(&cfg, err, sizeof(err));
+	bt_session_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.profile = BT_PROFILE_NODE;
+	node = bt_session_new(&cfg, err, sizeof(err));
+	cfg.stripe_node = 0;
+	stock = bt_session_new(&cfg, err, sizeof(err));
+	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED |
+				     BT_ADD_STRIPE_SEED, err, sizeof(err)) : NULL;
+	tn = node ? bt_torrent_add(node, tor, ndir, 0, err, sizeof(err)) : NULL;
+	tk = stock ? bt_torrent_add(stock, tor, sdir, 0, err, sizeof(err)) : NULL;
+	ok(ts && tn && tk, "a striping seed, a node and a stock client");
+	if (!ts || !tn || !tk)
+		goto out;
+	bt_torrent_connect(tn, "127.0.0.1", bt_session_listen_port(seeder),
+			   err, sizeof(err));
+	bt_torrent_connect(tk, "127.0.0.1", bt_session_listen_port(seeder),
+			   err, sizeof(err));
+	bt_torrent_connect(tk, "127.0.0.1", bt_session_listen_port(node),
+			   err, sizeof(err));
+	end = now_monotonic() + 30;
+	while ((!node_done || !stock_done) && now_monotonic() < end) {
+		int n = bt_session_poll(node, 50, ev, 64);
+
+		for (int i = 0; i < n; i++)
+			node_done |= ev[i].type == BT_EV_FINISHED;
+		n = bt_session_poll(stock, 0, ev, 64);
+		for (int i = 0; i < n; i++)
+			stock_done |= ev[i].type == BT_EV_FINISHED;
+		bt_session_poll(seeder, 0, ev, 64);
+	}
+	ok(node_done && stock_done, "both finished");
+	bt_torrent_stripe_stats(ts, &ss);
+	bt_torrent_stats(ts, &st, 0);
+	printf("# seed sent %.2f image sizes\n",
+	       (double)st.payload_up / info.total_size);
+	ok(ss.stock_peers == 1 && ss.stock_chokes >= 1, "the seed choked the "
+	   "stock client %lld times while the node downloaded",
+	   (long long)ss.stock_chokes);
+out:
+	bt_session_free(stock);
+	bt_session_free(node);
+	bt_session_free(seeder);
+	free(tor);
+	free(file);
+	free(ndir);
+	free(sdir);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -336,6 +411,7 @@ int main(int argc, char **argv)
 	test_create();
 	test_transfer();
 	test_fetch_torrent();
+	test_stock_throttle();
 	remove_tree(dir);
 	return tap_done();
 }
