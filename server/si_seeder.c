@@ -211,8 +211,8 @@ static struct seed *seed_duplicate(struct seeder *sd, struct seed *s)
 /* --torrent-heads: writes torrents/NAME.torrent.head, the torrent without
  * its piece hashes (bt_torrent_head()): a node fetches it and the rest from
  * its peers, not from the server's link.  Without it nodes fetch the whole
- * torrent.  Off by default: with a stock client in the swarm the others
- * were slower (docs/perf/swarm-scheduling.md, session 4). */
+ * torrent.  On by default since session 5, when stock clients stopped
+ * costing the others (docs/perf/swarm-scheduling.md). */
 static void write_head(struct seed *s)
 {
 	char err[512], *buf, *path = xasprintf("%s.head", s->path);
@@ -316,8 +316,9 @@ static void remove_stale_head(struct seeder *sd, const char *name)
 	path = path_join(sd->paths.torrents, name);
 	tor = xstrdup(path);
 	tor[strlen(tor) - 5] = '\0';
-	if (access(tor, F_OK) < 0 && errno == ENOENT && unlink(path) < 0 &&
-	    errno != ENOENT)
+	/* Without --torrent-heads every head is stale. */
+	if ((!sd->heads || (access(tor, F_OK) < 0 && errno == ENOENT)) &&
+	    unlink(path) < 0 && errno != ENOENT)
 		warning_errno("cannot remove '%s'", path);
 	free(tor);
 	free(path);
@@ -884,7 +885,7 @@ static void stop(struct seeder *sd)
 struct options {
 	char *base, *address, *bt_port, *tracker_port, *rsync_port, *schedule;
 	char *stripe_depth;
-	int no_tracker, no_rsync, heads;
+	int no_tracker, no_rsync, heads, no_heads;
 };
 
 static int port_value(const char *what, const char *opt, const char *conf,
@@ -945,12 +946,17 @@ static void configure(struct seeder *sd, const struct options *o)
 	sd->no_tracker = o->no_tracker;
 	sd->no_rsync = o->no_rsync;
 	sd->add_flags = schedule_flags(o->schedule);
-	sd->heads = o->heads;
-	if (!sd->heads && config_get(&cfg, "BT_TORRENT_HEADS") &&
+	/* Heads by default (session 5); the command line, then the file. */
+	sd->heads = 1;
+	if (config_get(&cfg, "BT_TORRENT_HEADS") &&
 	    parse_bool(config_get(&cfg, "BT_TORRENT_HEADS"), &sd->heads) < 0)
 		die(1, "invalid BT_TORRENT_HEADS '%s' in %s (yes or no)",
 		    config_get(&cfg, "BT_TORRENT_HEADS"),
 		    config_find(&cfg, "BT_TORRENT_HEADS")->source);
+	if (o->heads && o->no_heads)
+		die(2, "--torrent-heads and --no-torrent-heads contradict");
+	if (o->heads || o->no_heads)
+		sd->heads = o->heads;
 	if (o->stripe_depth) {
 		long v;
 
@@ -990,7 +996,9 @@ int main(int argc, const char **argv)
 		  "stripe: pieces each node is given ahead (default 2)", "N" },
 		{ "torrent-heads", '\0', POPT_ARG_NONE, &o.heads, 0,
 		  "nodes fetch the torrents' piece hashes from each other "
-		  "(writes NAME.torrent.head)", NULL },
+		  "(writes NAME.torrent.head; the default)", NULL },
+		{ "no-torrent-heads", '\0', POPT_ARG_NONE, &o.no_heads, 0,
+		  "nodes fetch whole torrents from the server", NULL },
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};

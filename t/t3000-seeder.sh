@@ -28,6 +28,11 @@ test_expect_success 'a bad port in bittorrent.conf is refused' '
 	rm "$BASE/etc/bittorrent.conf"
 '
 
+test_expect_success '--torrent-heads and --no-torrent-heads together are refused' '
+	expect_exit 2 si_seeder --base "$BASE" --torrent-heads --no-torrent-heads 2>err &&
+	grep -q "contradict" err
+'
+
 test_expect_success 'starts with two images and prints one readiness line' '
 	make_image alpha 2000 &&
 	make_image beta 300 &&
@@ -37,8 +42,10 @@ test_expect_success 'starts with two images and prints one readiness line' '
 	grep -Eq "^si_seeder: ready: bittorrent 127\.0\.0\.1:[0-9]+ tracker 127\.0\.0\.1:$TPORT rsync 127\.0\.0\.1:[0-9]+ torrents 2\$" seeder.out
 '
 
-test_expect_success 'no torrent heads unless asked (--torrent-heads)' '
-	! ls "$BASE/torrents" | grep "\.head$"
+test_expect_success 'a torrent head for each torrent by default' '
+	ls "$BASE/torrents" | grep "\.head$" >heads &&
+	printf "image-%s.tar.gz.torrent.head\n" alpha beta >want &&
+	test_cmp want heads
 '
 
 test_expect_success 'seeder.cfg tells the ports' '
@@ -122,6 +129,27 @@ test_expect_success 'SIGTERM stops everything and exits 0' '
 	[ ! -e "$BASE/torrents/seeder.cfg" ] &&
 	! listens t "$TPORT" &&
 	! listens t "$RSYNC_PORT"
+'
+
+# stop_seeder: SIGTERM, and wait for the exit.
+stop_seeder() {
+	kill -TERM "$SEEDER_PID" && wait_for 15 sh -c "! kill -0 $SEEDER_PID"
+}
+
+test_expect_success 'BT_TORRENT_HEADS=no: no heads, a stale one removed' '
+	echo stale >"$BASE/torrents/image-alpha.tar.gz.torrent.head" &&
+	echo "BT_TORRENT_HEADS=no" >"$BASE/etc/bittorrent.conf" &&
+	start_seeder &&
+	! ls "$BASE/torrents" | grep "\.head$" &&
+	stop_seeder
+'
+
+test_expect_success '--no-torrent-heads wins over BT_TORRENT_HEADS=yes' '
+	echo "BT_TORRENT_HEADS=yes" >"$BASE/etc/bittorrent.conf" &&
+	start_seeder --no-torrent-heads &&
+	! ls "$BASE/torrents" | grep "\.head$" &&
+	stop_seeder &&
+	rm "$BASE/etc/bittorrent.conf"
 '
 
 test_done

@@ -76,8 +76,12 @@ require_cmd() {
 
 # Runs the body in the current shell; its output goes to the TAP stream as
 # comments only when it fails (or always with SI_TEST_VERBOSE=1).
-# A body's "return 1" (in a loop) returns from here, not from the caller.
-_test_body() { eval "$1"; }
+# A body's "return 1" (in a loop) returns from here, not from the caller;
+# SI_TEST_TRACE=1 traces each body (set -x) into what a failure shows.
+_test_body() {
+	[ -z "${SI_TEST_TRACE:-}" ] || set -x
+	eval "$1"
+}
 
 test_expect_success() {
 	local title=$1 body=$2 out rc
@@ -85,6 +89,7 @@ test_expect_success() {
 	out="$TRASH/.out.$test_count"
 	_test_body "$body" >"$out" 2>&1 </dev/null
 	rc=$?
+	{ set +x; } 2>/dev/null
 	[ -z "${SI_TEST_VERBOSE:-}" ] || sed 's/^/# /' "$out"
 	if [ "$rc" -eq 0 ]; then
 		echo "ok $test_count - $title"

@@ -17,7 +17,7 @@
 # super (si_seeder --schedule, default stripe), SI_BENCH_COMPRESS=zstd|gzip|
 # none (si_installbtimage --compress, default zstd), SI_BENCH_OVERLAP=y|n,
 # SI_BENCH_STRIPE_DEPTH (si_seeder --stripe-depth), SI_BENCH_SEEDER_OPTS (more
-# si_seeder options, e.g. --torrent-heads), SI_BENCH_BOEL_OPTS
+# si_seeder options, e.g. --no-torrent-heads), SI_BENCH_BOEL_OPTS
 # (more si_boel options, e.g. -v).  Node logs carry the
 # seconds since the node started.
 
