@@ -153,7 +153,7 @@ run_one() {
 		finish_run "$m"
 		return 0
 	fi
-	rm -f "$WORK/done.fifo" && mkfifo "$WORK/done.fifo" && exec 3<>"$WORK/done.fifo"
+	rm -rf "$WORK/done" && mkdir "$WORK/done" || die "cannot make $WORK/done"
 	c0=$(cpu_sample) p0=$(psi_sample) x0=$(cluster_tx_bytes server)
 	t0=$(uptime_now)
 	NODE_PIDS=()
@@ -174,20 +174,26 @@ run_one() {
 	fi
 	pending=$n
 	deadline=$(awk -v t="$t0" -v d="$BENCH_TIMEOUT" 'BEGIN { printf "%d", t + d }')
+	# Each node leaves "NODE START END RC" in done/NODE (launch_node).  Not
+	# a FIFO read with `read -t`: a timeout in the middle of a line lost
+	# its first bytes, and a node that had finished was counted as timed
+	# out (twice in ~40 runs).
 	while [ "$pending" -gt 0 ]; do
-		if read -r -t 1 -u 3 line; then
-			set -- $line	# NODE START END RC
-			startt[$1]=$2 endt[$1]=$3 rcs[$1]=$4
+		for f in "$WORK/done"/*; do
+			[ -f "$f" ] || continue
+			read -r node s e rc <"$f"
+			startt[$node]=$s endt[$node]=$e rcs[$node]=$rc
+			rm -f "$f"
 			pending=$((pending - 1))
-			continue
-		fi
+		done
+		[ "$pending" -gt 0 ] || break
+		sleep 0.2
 		now=$(uptime_now)
 		[ "${now%.*}" -lt "$deadline" ] || { say "$m $scen N=$n: timed out, $pending nodes unfinished"; break; }
 	done
 	t1=$(uptime_now) c1=$(cpu_sample) p1=$(psi_sample) x1=$(cluster_tx_bytes server)
 	[ -z "$killer" ] || { kill "$killer" 2>/dev/null; wait "$killer" 2>/dev/null; }
 	finish_run "$m"
-	exec 3<&-
 	# Per node: verify, then record.
 	ok=0
 	for node in $BENCH_NODE_LIST; do
@@ -215,7 +221,6 @@ run_one() {
 launch_node() {
 	local m=$1 node=$2 delay=$3
 	(
-		exec 3>&-
 		[ "$delay" = 0 ] || sleep "$delay"
 		s=$(uptime_now)
 		f="method_${m}_node"
@@ -224,7 +229,8 @@ launch_node() {
 			>"$BENCH_WORK/nodes/$node.log" 2>&1 </dev/null
 		rc=$?
 		e=$(uptime_now)
-		echo "$node $s $e $rc" >"$WORK/done.fifo"
+		echo "$node $s $e $rc" >"$WORK/done/.$node" &&
+		mv "$WORK/done/.$node" "$WORK/done/$node"
 	) &
 	NODE_PIDS+=($!)
 }
