@@ -236,6 +236,11 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 	p.set_bool(sp::settings_pack::allow_multiple_connections_per_ip,
 		   !c->one_connection_per_ip);
 	p.set_bool(sp::settings_pack::no_connect_privileged_ports, false);
+	// Every node of a cluster connects to every other at once (the
+	// tracker's first answer); a listen queue of 5 (libtorrent's default
+	// for a node) dropped SYNs, sent again only after 1 s.
+	if (p.get_int(sp::settings_pack::listen_queue_size) < 256)
+		p.set_int(sp::settings_pack::listen_queue_size, 256);
 	// Never let a many-torrent seeder stall on auto-management limits.
 	p.set_int(sp::settings_pack::active_downloads, -1);
 	p.set_int(sp::settings_pack::active_seeds, -1);

@@ -73,8 +73,9 @@ int rsyncd_write_conf(const char *path, const struct rsyncd_config *c)
 	       "address = %s\nport = %d\n"
 	       "read only = yes\nwrite only = no\nlist = yes\n"
 	       "numeric ids = yes\nmunge symlinks = no\ntimeout = 600\n"
-	       "use chroot = %s\n",
-	       log_prog(), c->address, c->port, c->as_root ? "yes" : "no");
+	       "listen backlog = %d\nuse chroot = %s\n",
+	       log_prog(), c->address, c->port, RSYNCD_BACKLOG,
+	       c->as_root ? "yes" : "no");
 	if (c->log_file)
 		append(&buf, &len, "log file = %s\n", c->log_file);
 	for (size_t i = 0; i < c->nmodules; i++)

@@ -9,6 +9,10 @@
 #include "child.h"
 
 #define RSYNCD_PROGRAM "rsync"
+/* Connections the daemon's socket queues (rsync's default is 5): a whole
+ * cluster's nodes start at once, and a SYN dropped from a full queue is
+ * sent again 1 s later, then 3 s (a node of 32 started 3 s late). */
+#define RSYNCD_BACKLOG 256
 
 struct rsyncd_module {
 	const char *name;	/* "torrents" */

@@ -69,6 +69,18 @@ test_expect_success 'everything listens where it said' '
 	listens t "$RSYNC_PORT"
 '
 
+# backlog PORT: the listen queue of the TCP socket on 127.0.0.1:PORT.
+backlog() {
+	ss -Hltn "sport = :$1" | awk '$4 ~ /^127\.0\.0\.1/ { print $3 }'
+}
+
+# A whole cluster starts at once: with rsync'"'"'s default queue of 5 a node's
+# dropped SYN was sent again 1 s later, then 3 s.
+test_expect_success 'the rsync daemon and BitTorrent queue 256 connections' '
+	[ "$(backlog "$RSYNC_PORT")" -ge 256 ] &&
+	[ "$(backlog "$BT_PORT")" -ge 256 ]
+'
+
 test_expect_success 'the rsync daemon exports four read-only modules' '
 	rsync "rsync://127.0.0.1:$RSYNC_PORT/" | awk "{print \$1}" >actual &&
 	printf "torrents\noverrides\nscripts\nimages\n" >expect &&
