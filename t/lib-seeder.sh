@@ -91,7 +91,7 @@ fetch() {
 		--bt-tracker-timeout=5 --bt-stop-timeout=40 \
 		--listen-port="$port" --console-log-level=warn \
 		--summary-interval=0 --file-allocation=none \
-		--follow-torrent=false --log="$dir/aria2.log" --log-level=info \
+		--follow-torrent=false --log="$dir/aria2.log" --log-level=debug \
 		"$dir/$file.torrent" &&
 	cmp "$BASE/tarballs/$file" "$dir/$file"
 }
