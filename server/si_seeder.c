@@ -211,8 +211,8 @@ static struct seed *seed_duplicate(struct seeder *sd, struct seed *s)
 /* --torrent-heads: writes torrents/NAME.torrent.head, the torrent without
  * its piece hashes (bt_torrent_head()): a node fetches it and the rest from
  * its peers, not from the server's link.  Without it nodes fetch the whole
- * torrent.  On by default since session 5, when stock clients stopped
- * costing the others (docs/perf/swarm-scheduling.md). */
+ * torrent.  On by default since session 5: a stock client in the swarm
+ * now costs the others 0.5-1 s, not 3-4 s (docs/perf/swarm-scheduling.md). */
 static void write_head(struct seed *s)
 {
 	char err[512], *buf, *path = xasprintf("%s.head", s->path);
@@ -316,7 +316,7 @@ static void remove_stale_head(struct seeder *sd, const char *name)
 	path = path_join(sd->paths.torrents, name);
 	tor = xstrdup(path);
 	tor[strlen(tor) - 5] = '\0';
-	/* Without --torrent-heads every head is stale. */
+	/* With heads off (--no-torrent-heads) every head is stale. */
 	if ((!sd->heads || (access(tor, F_OK) < 0 && errno == ENOENT)) &&
 	    unlink(path) < 0 && errno != ENOENT)
 		warning_errno("cannot remove '%s'", path);
@@ -946,7 +946,7 @@ static void configure(struct seeder *sd, const struct options *o)
 	sd->no_tracker = o->no_tracker;
 	sd->no_rsync = o->no_rsync;
 	sd->add_flags = schedule_flags(o->schedule);
-	/* Heads by default (session 5); the command line, then the file. */
+	/* Heads by default (session 5); an option wins over the file. */
 	sd->heads = 1;
 	if (config_get(&cfg, "BT_TORRENT_HEADS") &&
 	    parse_bool(config_get(&cfg, "BT_TORRENT_HEADS"), &sd->heads) < 0)
