@@ -244,12 +244,8 @@ static int check_settings(struct boel *b)
 
 /* --- fetching torrents, scripts, override lists ---------------------- */
 
-/* seeder.cfg, the overrides' torrents and the torrent of IMAGENAME when
- * it is known (called again once cluster.txt named it): not the other
- * images' torrents, which can be megabytes each on a server with many
- * large images.  Names are valid_name()s: no glob characters. */
-/* Fetches what the filter rules (a NULL-terminated list, each followed by
- * "--exclude=*") select from the torrents module into work/torrents/. */
+/* Fetches what the filter rules (a NULL-terminated list; "--exclude=*"
+ * follows them) select from the torrents module into work/torrents/. */
 static int rsync_torrents(struct boel *b, const char *what,
 			  const char *const *rules)
 {
@@ -269,6 +265,10 @@ static int rsync_torrents(struct boel *b, const char *what,
 	return ret;
 }
 
+/* seeder.cfg, the overrides' torrents and the head of IMAGENAME's torrent
+ * when it is known (called again once cluster.txt named it): not the
+ * other images' torrents, which can be megabytes each on a server with
+ * many large images.  Names are valid_name()s: no glob characters. */
 static int fetch_torrents(struct boel *b)
 {
 	/* The image's torrent head: the rest comes from the swarm

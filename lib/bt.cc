@@ -910,6 +910,14 @@ constexpr int peers_ext_id = 60;	// our id for si_peers messages
 
 struct stripe_peer;
 
+// A peer whose extension handshake says it runs SwarmImager's seed or
+// node plugin.
+bool swarmimager_peer(lt::bdecode_node const &n)
+{
+	return n.dict_find_int_value(stripe_seed_key, 0) == 1 ||
+	       n.dict_find_int_value(stripe_node_key, 0) == 1;
+}
+
 void put32(char *p, std::uint32_t v)
 {
 	p[0] = static_cast<char>(v >> 24);
@@ -1494,8 +1502,8 @@ extern "C" int bt_torrent_file_comment(const char *path, char *buf,
 //
 // An image's .torrent is mostly its piece hashes (20 bytes a piece: 37 KB
 // for a 30 MB image in 16 KiB pieces), and every node fetching it from the
-// image server cost the server's link 0.04 image sizes at N=32.  With
-// si_seeder --torrent-heads, nodes fetch a head from the server (the
+// image server cost the server's link 0.04 image sizes at N=32.  Unless
+// si_seeder --no-torrent-heads, nodes fetch a head from the server (the
 // torrent without its info dictionary, plus the info-hash) and the info
 // dictionary from their peers with libtorrent's ut_metadata: once a node
 // has the torrent, it serves it like any libtorrent peer.
@@ -1508,8 +1516,8 @@ extern "C" int bt_torrent_file_comment(const char *path, char *buf,
 //   what it does not have) that asks only SwarmImager peers
 //   (metadata_ours), removed before the real torrent is added; that one
 //   holds its trackers back for fetcher_quiet (drop_fetcher()).
-// Opt-in: with a stock client in the swarm the others were slower
-// (docs/perf/swarm-scheduling.md, session 4).
+// Opt-in in session 4 (a stock client in the swarm made the others 3-4 s
+// slower), the default since session 5 (docs/perf/swarm-scheduling.md).
 // ---------------------------------------------------------------------
 namespace {
 
@@ -1557,8 +1565,7 @@ struct gated_metadata_peer final : lt::peer_plugin {
 	}
 	bool on_extension_handshake(lt::bdecode_node const &n) override
 	{
-		if (!gate && n.dict_find_int_value(stripe_seed_key, 0) != 1 &&
-		    n.dict_find_int_value(stripe_node_key, 0) != 1)
+		if (!gate && !swarmimager_peer(n))
 			return false;	// this plugin leaves the connection
 		return in->on_extension_handshake(n);
 	}
@@ -1612,8 +1619,7 @@ struct metadata_only_peer final : lt::peer_plugin {
 	// stock client, and asks it for nothing.
 	bool on_extension_handshake(lt::bdecode_node const &n) override
 	{
-		if (n.dict_find_int_value(stripe_seed_key, 0) != 1 &&
-		    n.dict_find_int_value(stripe_node_key, 0) != 1)
+		if (!swarmimager_peer(n))
 			pc.disconnect(lt::errors::make_error_code(
 				lt::errors::uninteresting_upload_peer),
 				lt::operation_t::bittorrent);

@@ -57,7 +57,8 @@ struct bt_session_config {
 	int metadata_gate;
 };
 
-/* Fills c with the LAN defaults (uTP, DHT, LSD, UPnP, encryption off). */
+/* Fills c with the LAN defaults (uTP, DHT, LSD, UPnP off; no encryption,
+ * an encrypted handshake answered in plaintext). */
 void bt_session_config_init(struct bt_session_config *c);
 /* Starts a session.  Returns NULL and a message on failure. */
 struct bt_session *bt_session_new(const struct bt_session_config *c,
@@ -269,7 +270,7 @@ int bt_torrent_file_comment(const char *path, char *buf, size_t len,
 /* ---- session 4: the torrent from the swarm (BEP 9) ----
  * A torrent's head is the torrent without its info dictionary (the piece
  * hashes, nearly all of its bytes) plus "info-hash": 20 bytes.  si_seeder
- * writes one next to each torrent it seeds when asked (--torrent-heads); a
+ * writes one next to each torrent it seeds (unless --no-torrent-heads); a
  * node fetches the head from the image server and the info dictionary from
  * its peers.  A session with metadata_gate offers the info dictionary of
  * its torrents in at most two extension handshakes a second (the first
