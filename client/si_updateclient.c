@@ -126,8 +126,8 @@ static int list_module(const struct uc_opts *o, const char *module,
 		       char **names)
 {
 	char *url = xasprintf("%s/%s/", o->url, module), *out = NULL;
-	char *argv[] = { "rsync", "--contimeout=15", "--timeout=60",
-			 "--list-only", url, NULL };
+	char *argv[] = { "rsync", RSYNC_NODELAY, "--contimeout=15",
+			 "--timeout=60", "--list-only", url, NULL };
 	int rc = run_cmd(argv, &out);
 
 	free(url);
@@ -185,8 +185,8 @@ static int from_cluster_table(struct uc_opts *o)
 		return error_errno("cannot create a temporary directory");
 	file = path_join(dir, "cluster.txt");
 	url = xasprintf("%s/scripts/cluster.txt", o->url);
-	char *argv[] = { "rsync", "-q", "--contimeout=15", "--timeout=60",
-			 url, file, NULL };
+	char *argv[] = { "rsync", RSYNC_NODELAY, "-q", "--contimeout=15",
+			 "--timeout=60", url, file, NULL };
 	rc = run_cmd(argv, NULL);
 	buf = rc ? NULL : read_file(file, NULL, 0);
 	remove_tree(dir);
@@ -299,6 +299,7 @@ static size_t rsync_base_args(const struct uc_opts *o, char **argv)
 	size_t n = 0;
 
 	argv[n++] = "rsync";
+	argv[n++] = RSYNC_NODELAY;
 	argv[n++] = "-aHAXS";
 	argv[n++] = "--numeric-ids";
 	argv[n++] = "--contimeout=15";
@@ -533,8 +534,8 @@ static int seeder_port(const struct uc_opts *o)
 static int has_module(const struct uc_opts *o, const char *module)
 {
 	char *url = xasprintf("%s/", o->url), *out = NULL, *line, *save = NULL;
-	char *argv[] = { "rsync", "--contimeout=15", "--timeout=60",
-			 "--list-only", url, NULL };
+	char *argv[] = { "rsync", RSYNC_NODELAY, "--contimeout=15",
+			 "--timeout=60", "--list-only", url, NULL };
 	size_t l = strlen(module);
 	int found = 0;
 

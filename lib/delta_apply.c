@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 
 #include "delta.h"
+#include "fetch.h"
 #include "log.h"
 #include "util.h"
 
@@ -653,8 +654,8 @@ int delta_apply(const char *path, const struct delta_apply_opts *o,
 int delta_fetch_rsync(void *arg, const char *path, const char *dest)
 {
 	char *src = xasprintf("%s/%s", (const char *)arg, path);
-	char *argv[] = { "rsync", "-q", "--numeric-ids", "--timeout=60", src,
-			 (char *)dest, NULL };
+	char *argv[] = { "rsync", RSYNC_NODELAY, "-q", "--numeric-ids",
+			 "--timeout=60", src, (char *)dest, NULL };
 	pid_t pid;
 	int status, err;
 

@@ -192,6 +192,7 @@ int fetch_rsync(const char *what, const char *const *args, const char *src,
 	int n = 0, status = -1;
 
 	argv[n++] = "rsync";
+	argv[n++] = RSYNC_NODELAY;
 	for (int i = 0; args && args[i] && n < 60; i++)
 		argv[n++] = args[i];
 	argv[n++] = src;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetch.h"
 #include "log.h"
 #include "rsyncd.h"
 #include "util.h"
@@ -73,7 +74,7 @@ int rsyncd_write_conf(const char *path, const struct rsyncd_config *c)
 	       "address = %s\nport = %d\n"
 	       "read only = yes\nwrite only = no\nlist = yes\n"
 	       "numeric ids = yes\nmunge symlinks = no\ntimeout = 600\n"
-	       "listen backlog = %d\nuse chroot = %s\n",
+	       "listen backlog = %d\nuse chroot = %s\n" RSYNCD_NODELAY,
 	       log_prog(), c->address, c->port, RSYNCD_BACKLOG,
 	       c->as_root ? "yes" : "no");
 	if (c->log_file)

@@ -25,6 +25,7 @@
 #include "command.h"
 #include "disklayout.h"
 #include "image.h"
+#include "fetch.h"
 #include "log.h"
 #include "opts.h"
 #include "paths.h"
@@ -156,6 +157,7 @@ static void rsync_common(const char **argv, int *n, const struct getimage *g,
 	*iotimeout = xasprintf("--timeout=%d", g->timeout < 60 ? 60 :
 			       g->timeout);
 	argv[(*n)++] = "rsync";
+	argv[(*n)++] = RSYNC_NODELAY;
 	argv[(*n)++] = *contimeout;
 	argv[(*n)++] = *iotimeout;
 }

@@ -81,6 +81,18 @@ test_expect_success 'the rsync daemon and BitTorrent queue 256 connections' '
 	[ "$(backlog "$BT_PORT")" -ge 256 ]
 '
 
+# An rsync session is many small exchanges; with Nagle's algorithm on,
+# each could wait for the client's delayed ACK (40 ms).  rsync sets its
+# "socket options" on the listening socket, and the connections it accepts
+# inherit them.  The control: BitTorrent keeps Nagle (its many small
+# messages then share packets; TCP_NODELAY there was slower at N=32, see
+# docs/perf/swarm-scheduling.md, session 6).
+test_expect_success 'the rsync daemon answers with TCP_NODELAY' '
+	pid=$(child_pid rsync) && [ -n "$pid" ] &&
+	[ "$(python3 "$TEST_DIR/lib/nodelay.py" "$pid" "$RSYNC_PORT")" = 1 ] &&
+	[ "$(python3 "$TEST_DIR/lib/nodelay.py" "$SEEDER_PID" "$BT_PORT")" = 0 ]
+'
+
 test_expect_success 'the rsync daemon exports four read-only modules' '
 	rsync "rsync://127.0.0.1:$RSYNC_PORT/" | awk "{print \$1}" >actual &&
 	printf "torrents\noverrides\nscripts\nimages\n" >expect &&

@@ -40,6 +40,21 @@ test_expect_success 'reinstall over an existing target; a failed one leaves no r
 	grep "no completion record" out4
 '
 
+# An rsync session is many small exchanges; with Nagle's algorithm on,
+# each could wait for the daemon's delayed ACK (40 ms).
+test_expect_success 'every rsync it runs sets TCP_NODELAY' '
+	mkdir -p t6 &&
+	TMPDIR=$TRASH strace -f -qq -e trace=execve,setsockopt -o strace.log \
+		si_boel --target t6 --imageserver "$IMAGESERVER" \
+		--cmdline /dev/null --listen 127.0.0.1:0 --image img \
+		--hostname n1 --no-seed-wait >out6 2>err6 &&
+	tree_diff "$SRV/images/img" t6 --exclude etc/swarmimager &&
+	rsyncs=$(grep -c "execve(\"[^\"]*/rsync\".* = 0\$" strace.log) &&
+	nodelay=$(grep -c "TCP_NODELAY, \[1\]" strace.log) &&
+	echo "rsync runs $rsyncs, TCP_NODELAY set $nodelay times" &&
+	[ "$rsyncs" -ge 3 ] && [ "$nodelay" -eq "$rsyncs" ]
+'
+
 test_expect_success 'download-then-extract (--no-overlap) gives the same tree' '
 	boel t5 --image img --no-overlap --no-seed-wait >out5 2>err5 &&
 	grep "extraction alone" err5 &&
