@@ -2,7 +2,7 @@
 test_description='si_boel: one node installs an image over BitTorrent'
 . "$(dirname "$0")/test-lib.sh" && . "$TEST_DIR/lib-server.sh"
 require_root
-require_cmd rsync opentracker mktorrent aria2c python3
+require_cmd rsync opentracker mktorrent aria2c python3 strace
 
 test_expect_success 'server fixture' '
 	server_fixture_init &&
