@@ -734,6 +734,13 @@ int bt_torrent_piece_deadline(struct bt_torrent *t, int piece, int ms)
 	}
 }
 
+int64_t bt_torrent_verified_prefix(struct bt_torrent *t)
+{
+	return std::min<std::int64_t>(
+		static_cast<std::int64_t>(t->prefix_pieces) * t->ti->piece_length(),
+		t->ti->total_size());
+}
+
 int bt_torrent_stats(struct bt_torrent *t, struct bt_stats *out, int peers)
 {
 	try {
@@ -762,9 +769,7 @@ int bt_torrent_stats(struct bt_torrent *t, struct bt_stats *out, int peers)
 		out->total_done = st.total_wanted_done;
 		out->total_wanted = st.total_wanted;
 		out->pieces_have = t->have_count;
-		out->verified_prefix = std::min<std::int64_t>(
-			static_cast<std::int64_t>(t->prefix_pieces) * t->ti->piece_length(),
-			t->ti->total_size());
+		out->verified_prefix = bt_torrent_verified_prefix(t);
 		out->payload_up = st.total_payload_upload;
 		out->payload_down = st.total_payload_download;
 		out->upload_rate = st.upload_payload_rate;

@@ -164,6 +164,10 @@ struct bt_stats {
  * Returns 0 or -1 if the torrent is gone. */
 int bt_torrent_stats(struct bt_torrent *t, struct bt_stats *st, int peers);
 
+/* bt_stats' verified_prefix without asking libtorrent: kept up to date by
+ * bt_session_poll() as it reports verified pieces. */
+int64_t bt_torrent_verified_prefix(struct bt_torrent *t);
+
 /* Whether DATA (LEN bytes) is piece PIECE, by its hash in the torrent.
  * libtorrent 2.0 reports a piece verified (BT_EV_PIECE, BT_EV_FINISHED)
  * before its disk write has landed: whoever reads the staged file checks

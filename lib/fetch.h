@@ -39,11 +39,12 @@ char *fetch_url(const char *imageserver, const char *path);
  * the rsync port (0 = default).  Returns 0 or -1 with a message. */
 int fetch_parse_server(const char *imageserver, char **host, int *port);
 
-/* Runs "rsync RSYNC_NODELAY ARGS... SRC DST" (args NULL-terminated, may be NULL) until it
- * exits 0 or the tries run out.  With out != NULL, rsync's stdout is
- * collected into a malloc()ed NUL-terminated *out the caller frees.
- * Returns 0, or -1 with a message naming what failed and the last exit
- * status.  what names the transfer in messages ("torrents"). */
+/* Runs "rsync RSYNC_NODELAY ARGS... SRC DST" (args NULL-terminated, may
+ * be NULL) until it exits 0 or the tries run out.  With out != NULL,
+ * rsync's stdout is collected into a malloc()ed NUL-terminated *out the
+ * caller frees.  Returns 0, or -1 with a message naming what failed and
+ * the last exit status.  what names the transfer in messages
+ * ("torrents"). */
 int fetch_rsync(const char *what, const char *const *args, const char *src,
 		const char *dst, const struct fetch_retry *r, char **out);
 

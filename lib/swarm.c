@@ -22,6 +22,7 @@ struct swarm_dl {
 	char *buf;		/* READ_CHUNK bytes */
 	int64_t offset;		/* bytes handed to the reader */
 	int64_t last_done;	/* verified bytes at the last change */
+	int64_t prefix_seen;	/* verified prefix when swarm_pump() last woke */
 	double last_change;
 	int hash_failed;
 	int finished;
@@ -35,6 +36,7 @@ struct swarm {
 	struct bt_session *ses;
 	struct swarm_dl *dls;
 	double next_reconnect, next_progress;
+	int woken;	/* the prefix grew, or a download ended or failed */
 };
 
 struct swarm *swarm_new(const struct swarm_config *c)
@@ -184,6 +186,15 @@ static void handle_event(struct swarm *sw, const struct bt_event *e)
 {
 	struct swarm_dl *d = e->torrent ? bt_torrent_user(e->torrent) : NULL;
 
+	/* What a caller waiting in swarm_pump() waits for. */
+	if (e->type == BT_EV_PIECE && d &&
+	    bt_torrent_verified_prefix(d->t) > d->prefix_seen) {
+		d->prefix_seen = bt_torrent_verified_prefix(d->t);
+		sw->woken = 1;
+	} else if (e->type == BT_EV_FINISHED || e->type == BT_EV_TORRENT_ERROR ||
+		   e->type == BT_EV_FILE_ERROR) {
+		sw->woken = 1;
+	}
 	switch (e->type) {
 	case BT_EV_FINISHED:
 		if (d)
@@ -221,7 +232,6 @@ static void handle_event(struct swarm *sw, const struct bt_event *e)
 	default:
 		break;
 	}
-	(void)sw;
 }
 
 static void progress_line(struct swarm *sw, struct swarm_dl *d)
@@ -295,6 +305,7 @@ int swarm_pump(struct swarm *sw, int ms)
 	double now, end = now_monotonic() + ms / 1000.0;
 	int n, ret = 0;
 
+	sw->woken = 0;
 	do {
 		int left = (int)((end - now_monotonic()) * 1000);
 
@@ -302,7 +313,7 @@ int swarm_pump(struct swarm *sw, int ms)
 				    ARRAY_SIZE(ev));
 		for (int i = 0; i < n; i++)
 			handle_event(sw, &ev[i]);
-	} while (n > 0 && now_monotonic() < end);
+	} while (n > 0 && !sw->woken && now_monotonic() < end);
 	now = now_monotonic();
 	for (struct swarm_dl *d = sw->dls; d; d = d->next) {
 		check_dl(d, now);
@@ -396,8 +407,7 @@ int swarm_wait_complete(struct swarm_dl *d)
 ssize_t swarm_read(void *ctx, const void **buf)
 {
 	struct swarm_dl *d = ctx;
-	struct bt_stats st;
-	int64_t plen = d->info.piece_length, start, skip, limit;
+	int64_t plen = d->info.piece_length, start, skip, limit, prefix;
 	ssize_t n;
 	int waiting = 0;
 
@@ -406,13 +416,12 @@ ssize_t swarm_read(void *ctx, const void **buf)
 	start = d->offset / plen * plen;
 	skip = d->offset - start;
 	for (;;) {
-		if (bt_torrent_stats(d->t, &st, 0) < 0)
-			return error("%s: the torrent disappeared", d->info.name);
-		if (st.verified_prefix > d->offset) {
+		prefix = bt_torrent_verified_prefix(d->t);
+		if (prefix > d->offset) {
 			/* While a piece has not landed, look at it alone. */
-			limit = waiting ? start + plen : st.verified_prefix;
-			if (limit > st.verified_prefix)
-				limit = st.verified_prefix;
+			limit = waiting ? start + plen : prefix;
+			if (limit > prefix)
+				limit = prefix;
 			n = read_landed(d, start, limit);
 			if (n < 0)
 				return -1;
@@ -421,7 +430,7 @@ ssize_t swarm_read(void *ctx, const void **buf)
 			waiting = 1;
 		}
 		/* Nothing new verified, or verified but not written yet. */
-		swarm_pump(d->sw, st.verified_prefix > d->offset ? 10 : 100);
+		swarm_pump(d->sw, prefix > d->offset ? 10 : 100);
 		if (d->failed)
 			return error("%s", d->failed);
 	}

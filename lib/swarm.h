@@ -77,8 +77,12 @@ void swarm_totals(struct swarm *sw, struct swarm_totals *t);
 int swarm_fetch_torrent(struct swarm *sw, const char *head_path,
 			const char *out_path, int timeout_ms);
 
-/* Lets libtorrent work for about ms milliseconds (events, reconnects,
- * progress lines).  Returns 0 or -1 if a download failed (message). */
+/* Lets libtorrent work for at most ms milliseconds (events, reconnects,
+ * progress lines), returning early once a piece is verified, a download
+ * finishes or fails: what the callers waiting in a loop wait for (the
+ * extraction saw the image's last piece up to 100 ms late, and the end
+ * of the download up to 200 ms).  Returns 0 or -1 if a download failed
+ * (message). */
 int swarm_pump(struct swarm *sw, int ms);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "bt.h"
 #include "log.h"
+#include "swarm.h"
 #include "tap.h"
 #include "util.h"
 
@@ -163,6 +164,59 @@ static void test_transfer(void)
 	free(tor);
 	free(file);
 	free(leechdir);
+}
+
+/* Session 6: swarm_pump() returns once the verified prefix grows (or the
+ * download ends), not after the time it was given: the extraction waiting
+ * on the last piece saw it up to 100 ms late, the end up to 200 ms. */
+static void test_pump_wakes(void)
+{
+	char *file = make_file("wake.bin", 2000000), *tor, err[256];
+	char *nodedir = path_join(dir, "wake-node");
+	struct bt_session_config cfg;
+	struct swarm_config sc = { 0 };
+	struct bt_session *seed;
+	struct swarm *sw = NULL;
+	struct swarm_dl *d = NULL;
+	struct bt_info info;
+	double t0, longest = 0, end;
+	int calls = 0;
+
+	mkdir(nodedir, 0755);
+	tor = make_torrent(file, &info);
+	bt_session_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.profile = BT_PROFILE_SEEDER;
+	seed = bt_session_new(&cfg, err, sizeof(err));
+	if (seed && bt_torrent_add(seed, tor, dir, BT_ADD_SEED, err, sizeof(err))) {
+		sc.listen = "127.0.0.1:0";
+		sc.seeder_ip = "127.0.0.1";
+		sc.seeder_port = bt_session_listen_port(seed);
+		sc.reconnect_interval = 1;
+		sc.progress_interval = 3600;
+		sc.stall_timeout = 60;
+		sw = swarm_new(&sc);
+		d = sw ? swarm_add(sw, tor, nodedir, 1) : NULL;
+	}
+	ok(d != NULL, "a seed and a swarm node");
+	end = now_monotonic() + 60;
+	while (d && !swarm_dl_finished(d) && !swarm_dl_failed(d) &&
+	       now_monotonic() < end) {
+		t0 = now_monotonic();
+		swarm_pump(sw, 20000);
+		if (now_monotonic() - t0 > longest)
+			longest = now_monotonic() - t0;
+		calls++;
+	}
+	ok(d && swarm_dl_finished(d), "the node has the file (%d pumps of "
+	   "up to 20 s)", calls);
+	ok(calls > 1 && longest < 10, "each pump returned when the prefix "
+	   "grew or the download ended (longest %.2f s)", longest);
+	swarm_free(sw);
+	bt_session_free(seed);
+	free(tor);
+	free(file);
+	free(nodedir);
 }
 
 /* Session 4: the torrent from the swarm (BEP 9). */
@@ -412,6 +466,7 @@ int main(int argc, char **argv)
 	test_transfer();
 	test_fetch_torrent();
 	test_stock_throttle();
+	test_pump_wakes();
 	remove_tree(dir);
 	return tap_done();
 }
