@@ -187,10 +187,13 @@ static void handle_event(struct swarm *sw, const struct bt_event *e)
 	struct swarm_dl *d = e->torrent ? bt_torrent_user(e->torrent) : NULL;
 
 	/* What a caller waiting in swarm_pump() waits for. */
-	if (e->type == BT_EV_PIECE && d &&
-	    bt_torrent_verified_prefix(d->t) > d->prefix_seen) {
-		d->prefix_seen = bt_torrent_verified_prefix(d->t);
-		sw->woken = 1;
+	if (e->type == BT_EV_PIECE && d) {
+		int64_t prefix = bt_torrent_verified_prefix(d->t);
+
+		if (prefix > d->prefix_seen) {
+			d->prefix_seen = prefix;
+			sw->woken = 1;
+		}
 	} else if (e->type == BT_EV_FINISHED || e->type == BT_EV_TORRENT_ERROR ||
 		   e->type == BT_EV_FILE_ERROR) {
 		sw->woken = 1;
