@@ -11,6 +11,9 @@
 #include "util.h"
 
 #define READ_CHUNK (1 << 20)
+/* Seconds a piece libtorrent called verified may take to reach the
+ * staged file before we give up. */
+#define LANDING_TIMEOUT 30
 
 struct swarm_dl {
 	struct swarm *sw;
@@ -343,8 +346,9 @@ int swarm_pump(struct swarm *sw, int ms)
 /* Reads whole pieces of the staged file from byte OFF (a piece boundary)
  * up to LIMIT into d->buf (READ_CHUNK or a piece), keeping only the leading
  * pieces whose data matches their hash: libtorrent reports a piece
- * verified before its disk write lands.  Returns the bytes kept (0 when
- * the first piece is not on disk yet), or -1. */
+ * verified before its disk write lands (before the file exists, for the
+ * first piece).  Returns the bytes kept (0 when the first piece is not on
+ * disk yet), or -1. */
 static ssize_t read_landed(struct swarm_dl *d, int64_t off, int64_t limit)
 {
 	int64_t plen = d->info.piece_length, want = limit - off, done = 0;
@@ -353,6 +357,8 @@ static ssize_t read_landed(struct swarm_dl *d, int64_t off, int64_t limit)
 
 	if (d->fd < 0) {
 		d->fd = open(d->file, O_RDONLY | O_CLOEXEC);
+		if (d->fd < 0 && errno == ENOENT)
+			return 0;
 		if (d->fd < 0)
 			return error_errno("cannot open '%s'", d->file);
 		d->buf = xmalloc((size_t)chunk);
@@ -378,6 +384,13 @@ static ssize_t read_landed(struct swarm_dl *d, int64_t off, int64_t limit)
 	return done;
 }
 
+static int not_landed(struct swarm_dl *d, int64_t off)
+{
+	return error("%s: '%s' still lacks verified data at byte %lld after "
+		     "%d s", d->info.name, d->file, (long long)off,
+		     LANDING_TIMEOUT);
+}
+
 /* Waits for the download and then for the staged file to hold it. */
 int swarm_wait_complete(struct swarm_dl *d)
 {
@@ -390,7 +403,7 @@ int swarm_wait_complete(struct swarm_dl *d)
 		if (d->failed)
 			return error("%s", d->failed);
 	}
-	give_up = now_monotonic() + 30;
+	give_up = now_monotonic() + LANDING_TIMEOUT;
 	while (off < d->info.total_size) {
 		n = read_landed(d, off, d->info.total_size);
 		if (n < 0)
@@ -399,9 +412,7 @@ int swarm_wait_complete(struct swarm_dl *d)
 		if (n > 0)
 			continue;
 		if (now_monotonic() > give_up)
-			return error("%s: '%s' still lacks verified data at "
-				     "byte %lld after 30 s", d->info.name,
-				     d->file, (long long)off);
+			return not_landed(d, off);
 		swarm_pump(d->sw, 20);
 	}
 	return 0;
@@ -411,6 +422,7 @@ ssize_t swarm_read(void *ctx, const void **buf)
 {
 	struct swarm_dl *d = ctx;
 	int64_t plen = d->info.piece_length, start, skip, limit, prefix;
+	double give_up = 0;
 	ssize_t n;
 	int waiting = 0;
 
@@ -430,6 +442,10 @@ ssize_t swarm_read(void *ctx, const void **buf)
 				return -1;
 			if (n > skip)
 				break;
+			if (!waiting)
+				give_up = now_monotonic() + LANDING_TIMEOUT;
+			else if (now_monotonic() > give_up)
+				return not_landed(d, start);
 			waiting = 1;
 		}
 		/* Nothing new verified, or verified but not written yet. */
