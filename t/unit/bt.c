@@ -101,11 +101,22 @@ static void test_piece_ok(struct bt_torrent *t, const char *file,
 	free(buf);
 }
 
+/* A session of PROFILE listening on a free loopback port, or NULL. */
+static struct bt_session *loopback_session(enum bt_profile profile)
+{
+	struct bt_session_config cfg;
+	char err[256];
+
+	bt_session_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.profile = profile;
+	return bt_session_new(&cfg, err, sizeof(err));
+}
+
 static void test_transfer(void)
 {
 	char *file = make_file("img.bin", 3000000), *tor, err[256];
 	char *seeddir = dir, *leechdir = path_join(dir, "leech");
-	struct bt_session_config cfg;
 	struct bt_session *seed, *leech;
 	struct bt_torrent *ts, *tl;
 	struct bt_info info;
@@ -117,12 +128,8 @@ static void test_transfer(void)
 
 	mkdir(leechdir, 0755);
 	tor = make_torrent(file, &info);
-	bt_session_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.profile = BT_PROFILE_SEEDER;
-	seed = bt_session_new(&cfg, err, sizeof(err));
-	cfg.profile = BT_PROFILE_NODE;
-	leech = bt_session_new(&cfg, err, sizeof(err));
+	seed = loopback_session(BT_PROFILE_SEEDER);
+	leech = loopback_session(BT_PROFILE_NODE);
 	ok(seed && leech, "two sessions start");
 	ts = bt_torrent_add(seed, tor, seeddir, BT_ADD_SEED, err, sizeof(err));
 	tl = bt_torrent_add(leech, tor, leechdir, BT_ADD_SEQUENTIAL, err, sizeof(err));
@@ -173,7 +180,6 @@ static void test_pump_wakes(void)
 {
 	char *file = make_file("wake.bin", 2000000), *tor, err[256];
 	char *nodedir = path_join(dir, "wake-node");
-	struct bt_session_config cfg;
 	struct swarm_config sc = { 0 };
 	struct bt_session *seed;
 	struct swarm *sw = NULL;
@@ -184,10 +190,7 @@ static void test_pump_wakes(void)
 
 	mkdir(nodedir, 0755);
 	tor = make_torrent(file, &info);
-	bt_session_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.profile = BT_PROFILE_SEEDER;
-	seed = bt_session_new(&cfg, err, sizeof(err));
+	seed = loopback_session(BT_PROFILE_SEEDER);
 	if (seed && bt_torrent_add(seed, tor, dir, BT_ADD_SEED, err, sizeof(err))) {
 		sc.listen = "127.0.0.1:0";
 		sc.seeder_ip = "127.0.0.1";
