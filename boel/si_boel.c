@@ -288,13 +288,16 @@ static int fetch_torrents(struct boel *b)
 /* cluster.txt is optional: a server without it has no groups.  Fetched
  * when first needed (an image from it, or the overrides), not before the
  * download: one rsync session less on the server's link while every node
- * starts at once.  With quiet (prefetch()), a failure says nothing and
- * leaves the fetch to the next call. */
+ * starts at once.  With quiet (prefetch()), one try, and a failure says
+ * nothing and leaves the fetch to the next call; otherwise the usual
+ * retries, as for the overrides' list: a single failed try used to leave
+ * the node without its group overrides while the list, fetched a moment
+ * later, succeeded. */
 static void fetch_cluster(struct boel *b, int quiet)
 {
 	const char *args[] = { "-rt", "--timeout=60", "--include=cluster.txt",
 			       "--exclude=*", NULL };
-	struct fetch_retry once = b->retry;
+	struct fetch_retry r = b->retry;
 	char *url, *dst, *file;
 
 	if (b->cluster_fetched)
@@ -302,9 +305,10 @@ static void fetch_cluster(struct boel *b, int quiet)
 	url = fetch_url(b->s.imageserver, "scripts/");
 	dst = path_join(b->work, "scripts/");
 	file = path_join(b->work, "scripts/cluster.txt");
-	once.tries = 1;
-	once.quiet = quiet;
-	if (fetch_rsync("scripts/cluster.txt", args, url, dst, &once, NULL) == 0) {
+	if (quiet)
+		r.tries = 1;
+	r.quiet = quiet;
+	if (fetch_rsync("scripts/cluster.txt", args, url, dst, &r, NULL) == 0) {
 		b->cluster_txt = read_file(file, NULL, 1);
 		b->cluster_fetched = 1;
 	} else if (!quiet) {

@@ -95,6 +95,18 @@ test_expect_success 'rsync daemon down half-way: the prefetch fails quietly, the
 	grep -A9 "image: image-img.tar.gz installed" g.err | grep -q "fetching the list of overrides"
 '
 
+test_expect_success 'rsync daemon still down when the install ends: cluster.txt is fetched again' '
+	run_node h --no-seed-wait -v &&
+	wait_for_line 30 h.err "staging in" &&
+	stop_rsyncd &&
+	wait_for_line 60 h.err "cannot fetch scripts/cluster.txt from .*retrying" &&
+	pid=$(pgrep -P $(cat h.pid) si_boel) &&
+	kill -STOP $pid && start_rsyncd && kill -CONT $pid &&
+	node_ok h &&
+	! grep "no cluster.txt" h.err &&
+	grep -q "fetching scripts/cluster.txt: .*(try 2 of 5)" h.err
+'
+
 test_expect_success 'gives up after the last try and says why' '
 	stop_rsyncd &&
 	rm -rf t-e && mkdir t-e &&
