@@ -75,19 +75,27 @@ test_expect_success 'rsync daemon up only after two failed fetches' '
 	test $(grep -c "cannot fetch the torrents.*rsync exit 10 (error in socket I/O" d.err) = 2
 '
 
+# rsyncd_down_until NAME PATTERN: node NAME installs (-v) with the rsync
+# daemon stopped from its download's start until its log matches PATTERN;
+# the daemon starts again while si_boel is held (SIGSTOP), since the rest
+# of its install may take less time than the restart (it did once, under
+# load).  Then the node must succeed.
+rsyncd_down_until() {
+	local n=$1 pid
+	run_node "$n" --no-seed-wait -v &&
+	wait_for_line 30 "$n.err" "staging in" &&
+	stop_rsyncd &&
+	wait_for_line 60 "$n.err" "$2" &&
+	pid=$(pgrep -P "$(cat "$n.pid")" si_boel) &&
+	kill -STOP $pid && start_rsyncd && kill -CONT $pid &&
+	node_ok "$n"
+}
+
 # Half-way through the image si_boel fetches cluster.txt and the list of
 # the overrides (prefetch); an rsync daemon down then costs nothing: the
-# overrides step fetches them again, and only it would report.  si_boel
-# is held (SIGSTOP) while the daemon restarts: the rest of its download
-# may take less time than that (it did once, under a full make check).
+# overrides step fetches them again, and only it would report.
 test_expect_success 'rsync daemon down half-way: the prefetch fails quietly, the overrides fetch again' '
-	run_node g --no-seed-wait -v &&
-	wait_for_line 30 g.err "staging in" &&
-	stop_rsyncd &&
-	wait_for_line 60 g.err "cannot fetch the list of overrides from .*: rsync exit" &&
-	pid=$(pgrep -P $(cat g.pid) si_boel) &&
-	kill -STOP $pid && start_rsyncd && kill -CONT $pid &&
-	node_ok g &&
+	rsyncd_down_until g "cannot fetch the list of overrides from .*: rsync exit" &&
 	! grep -E "warning: cannot fetch|error|no cluster.txt" g.err &&
 	test $(grep -c "fetching scripts/cluster.txt" g.err) = 2 &&
 	test $(grep -c "fetching the list of overrides" g.err) = 2 &&
@@ -96,13 +104,7 @@ test_expect_success 'rsync daemon down half-way: the prefetch fails quietly, the
 '
 
 test_expect_success 'rsync daemon still down when the install ends: cluster.txt is fetched again' '
-	run_node h --no-seed-wait -v &&
-	wait_for_line 30 h.err "staging in" &&
-	stop_rsyncd &&
-	wait_for_line 60 h.err "cannot fetch scripts/cluster.txt from .*retrying" &&
-	pid=$(pgrep -P $(cat h.pid) si_boel) &&
-	kill -STOP $pid && start_rsyncd && kill -CONT $pid &&
-	node_ok h &&
+	rsyncd_down_until h "cannot fetch scripts/cluster.txt from .*retrying" &&
 	! grep "no cluster.txt" h.err &&
 	grep -q "fetching scripts/cluster.txt: .*(try 2 of 5)" h.err
 '
