@@ -290,9 +290,9 @@ static int fetch_torrents(struct boel *b)
  * download: one rsync session less on the server's link while every node
  * starts at once.  With quiet (prefetch()), one try, and a failure says
  * nothing and leaves the fetch to the next call; otherwise the usual
- * retries, as for the overrides' list: a single failed try used to leave
- * the node without its group overrides while the list, fetched a moment
- * later, succeeded. */
+ * retries, as for the overrides' list (one failed try would leave the node
+ * without its group overrides).  rsync succeeds on a server without
+ * cluster.txt, so a failure is an unreachable daemon. */
 static void fetch_cluster(struct boel *b, int quiet)
 {
 	const char *args[] = { "-rt", "--timeout=60", "--include=cluster.txt",
