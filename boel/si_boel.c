@@ -118,6 +118,8 @@ static void on_progress(void *ctx, const char *label, double percent,
 {
 	int st = (int)percent;
 
+	(void)label;
+	(void)up;
 	report_status(ctx, st < 1 ? 1 : st > 99 ? 99 : st, down);
 }
 

@@ -40,6 +40,7 @@
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
+#include <openssl/x509.h>
 
 #include "bt.h"
 extern "C" {
@@ -280,6 +281,51 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 	return p;
 }
 
+// libtorrent 2.0.8's session loads OpenSSL's default CA file, for https
+// trackers, in its constructor; no setting turns it off.  Parsing Debian's
+// bundle of ~140 certificates takes 25 ms of CPU: a third of a second
+// when the bench's 32 nodes start at once on 2 cores, before any of them
+// can fetch a piece.  OpenSSL finds the same certificates in its hashed
+// directory (/etc/ssl/certs), one when needed, so while the session is
+// built SSL_CERT_FILE names no file, unless it names a file of the user's
+// own or SSL_CERT_DIR a directory of the user's own: https trackers are
+// verified as before.
+bool same_file(const char *a, const char *b)
+{
+	char *ra = realpath(a, nullptr), *rb = realpath(b, nullptr);
+	bool same = ra && rb && !std::strcmp(ra, rb);
+
+	std::free(ra);
+	std::free(rb);
+	return same;
+}
+
+std::unique_ptr<lt::session> new_session(lt::session_params &&params)
+{
+	const char *file = std::getenv("SSL_CERT_FILE");
+	const char *dir = std::getenv("SSL_CERT_DIR");
+	std::string was = file ? file : "";
+	bool skip = (!file || same_file(file, X509_get_default_cert_file())) &&
+		    (!dir || same_file(dir, X509_get_default_cert_dir()));
+	auto restore = [&] {
+		if (skip && file)
+			setenv("SSL_CERT_FILE", was.c_str(), 1);
+		else if (skip)
+			unsetenv("SSL_CERT_FILE");
+	};
+
+	if (skip)
+		setenv("SSL_CERT_FILE", "/dev/null", 1);
+	try {
+		auto ses = std::make_unique<lt::session>(std::move(params));
+		restore();
+		return ses;
+	} catch (...) {
+		restore();
+		throw;
+	}
+}
+
 bt_event make_event(bt_event_type type, bt_torrent *t, int piece,
 		    const std::string &msg)
 {
@@ -425,7 +471,7 @@ struct bt_session *bt_session_new(const struct bt_session_config *c,
 		s->stripe_node = c->stripe_node;
 		s->stripe_depth = c->stripe_depth;
 		s->stripe_options = c->stripe_options;
-		s->ses = std::make_unique<lt::session>(std::move(params));
+		s->ses = new_session(std::move(params));
 		s->ses->add_extension(&lt::create_ut_pex_plugin);
 		s->ses->add_extension(&lt::create_smart_ban_plugin);
 		if (c->all_peers_global) {
