@@ -238,7 +238,7 @@ static int add_list(struct ctx *c, const char *kind, const char *list,
 	return ret;
 }
 
-static int setup_jobs(struct ctx *c, const struct options *o)
+static int setup_jobs(struct ctx *c)
 {
 	const char *kinds[] = { "image", "override" };
 	const char *keys[] = { "BT_IMAGES", "BT_OVERRIDES" };
@@ -784,7 +784,7 @@ static int setup(struct ctx *c, struct options *o, poptContext con)
 	free(conf);
 	if (r < 0 || setup_compress(c, o) < 0 || setup_announce(c, o) < 0)
 		return -1;
-	if (!o->images && !o->overrides && setup_jobs(c, o) < 0)
+	if (!o->images && !o->overrides && setup_jobs(c) < 0)
 		return -1;
 	if (mkdir_p(c->paths.tarballs, 0700) < 0 ||
 	    mkdir_p(c->paths.torrents, 0755) < 0)
