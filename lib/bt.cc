@@ -939,7 +939,8 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 // Everything runs on libtorrent's network thread; the counters are atomic.
 // Branch stripe2 added the BT_STRIPE_* options (slow nodes get nothing new
 // and their or departed nodes' unique pieces go out again first; taper;
-// endgame) and depth 2: see docs/perf/swarm-scheduling.md.
+// endgame) and depth 2; session 7 BT_STRIPE_BALANCE (fresh pieces shared
+// out evenly): see docs/perf/swarm-scheduling.md.
 // ---------------------------------------------------------------------
 namespace {
 
