@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -939,8 +938,7 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 // Everything runs on libtorrent's network thread; the counters are atomic.
 // Branch stripe2 added the BT_STRIPE_* options (slow nodes get nothing new
 // and their or departed nodes' unique pieces go out again first; taper;
-// endgame) and depth 2; session 7 BT_STRIPE_BALANCE (fresh pieces shared
-// out evenly): see docs/perf/swarm-scheduling.md.
+// endgame) and depth 2: see docs/perf/swarm-scheduling.md.
 // ---------------------------------------------------------------------
 namespace {
 
@@ -955,9 +953,6 @@ constexpr auto slow_warmup = std::chrono::seconds(2);
 constexpr auto slow_persist = std::chrono::seconds(2);
 constexpr double slow_ratio = 4.0;
 constexpr int endgame_percent = 2;	// extra copies, % of the pieces
-// session 7 (BT_STRIPE_BALANCE): fresh pieces a node may hold beyond its
-// share before it waits for the others
-constexpr int balance_slack = 4;
 const char stripe_seed_key[] = "si_stripe_seed";
 const char stripe_node_key[] = "si_stripe_node";
 const char metadata_only_key[] = "si_metadata_only";	// session 4
@@ -1002,7 +997,6 @@ struct stripe_state {
 	std::atomic<std::int64_t> orphaned{0}, endgame{0};
 	std::atomic<std::int64_t> stock_chokes{0};	// session 5
 	std::atomic<int> unsent{0}, slow{0};
-	std::atomic<int> fresh_lead_max{0};	// session 7
 
 	explicit stripe_state(int n)
 		: num_pieces(n), owner(n, -1), since(n), sent(n, 0), unsent(n) {}
@@ -1013,7 +1007,6 @@ struct stripe_state {
 		       int pending, stripe_kind *kind);
 	void release(int id);
 	void update_rates(sclock::time_point now);
-	void share_fresh(stripe_peer *to);
 };
 
 namespace {
@@ -1035,8 +1028,6 @@ struct stripe_peer final : lt::peer_plugin {
 	int peers_msg = 0;	// session 4: a fetching node's si_peers id
 	bool stock = false;	// session 5: a stock client, throttled
 	unsigned ticks = 0;
-	int fresh = 0;		// session 7: fresh pieces it was given
-	double share = 0;	// ... and its share of those handed out
 
 	stripe_peer(std::shared_ptr<stripe_state> s,
 		    lt::peer_connection_handle const &h, int i)
@@ -1210,7 +1201,7 @@ void stripe_peer::top_up(sclock::time_point now, int done)
 		if (i < 0)
 			break;
 		switch (kind) {
-		case kind_fresh: st->share_fresh(this); break;
+		case kind_fresh: st->fresh++; st->unsent--; break;
 		case kind_orphan: st->orphaned++; st->repeat++; break;
 		case kind_repeat: st->repeat++; break;
 		case kind_endgame: st->endgame++; st->repeat++; break;
@@ -1331,11 +1322,6 @@ int stripe_state::next_piece(stripe_peer const *p, sclock::time_point now,
 			k++;
 		}
 	}
-	// Every fresh piece the server sends is one its first holder must
-	// pass on to every other node: shares kept even keep the uplinks even.
-	if (unsent > 0 && (opts & BT_STRIPE_BALANCE) &&
-	    p->fresh > p->share + balance_slack)
-		return -1;
 	if (unsent > 0)
 		for (int k = 0; k < num_pieces; k++) {
 			int i = (cursor + k) % num_pieces;
@@ -1370,25 +1356,6 @@ int stripe_state::next_piece(stripe_peer const *p, sclock::time_point now,
 	}
 	*kind = kind_endgame;
 	return best;
-}
-
-// A fresh piece goes to `to`: each node downloading (and not slow) has
-// its share of it.
-void stripe_state::share_fresh(stripe_peer *to)
-{
-	int n = 0;
-
-	fresh++;
-	unsent--;
-	to->fresh++;
-	for (auto *p : peers)
-		n += p->downloading() && !p->slow;
-	for (auto *p : peers)
-		if (n > 0 && p->downloading() && !p->slow)
-			p->share += 1.0 / n;
-	int lead = static_cast<int>(std::ceil(to->fresh - to->share));
-	if (lead > fresh_lead_max)
-		fresh_lead_max = lead;
 }
 
 // A peer left or turned slow: its pieces are free for whoever needs them,
@@ -1471,7 +1438,6 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 	out->unsent_pieces = t->stripe->unsent;
 	out->orphan_pieces = t->stripe->orphaned;
 	out->endgame_pieces = t->stripe->endgame;
-	out->fresh_lead_max = t->stripe->fresh_lead_max;
 	out->slow_peers = t->stripe->slow;
 	out->stock_chokes = t->stripe->stock_chokes;
 	return 0;

@@ -229,9 +229,6 @@ struct bt_stripe_stats {
 	/* session 5: times a stock client was choked because nodes were
 	 * downloading (it is unchoked one second in every nodes + 1) */
 	int64_t stock_chokes;
-	/* session 7: the most fresh pieces a node ever held beyond its share
-	 * (BT_STRIPE_BALANCE keeps it at a few) */
-	int fresh_lead_max;
 };
 
 /* branch stripe2: options of the striping seed (bt_session_config). */
@@ -245,15 +242,7 @@ enum bt_stripe_options {
 	/* once every piece is out, the idle server sends the rarest pieces to
 	 * idle nodes (bounded: a few percent of the image) */
 	BT_STRIPE_ENDGAME = 1 << 2,
-	/* session 7: a node already given more fresh pieces than its share
-	 * (fresh pieces shared out equally among the nodes downloading when
-	 * each was given) gets no more until the others catch up: the node
-	 * first to hold a piece is the one to pass it to every other, and a
-	 * node with twice its share of them loaded its uplink, slowed its own
-	 * download and finished last */
-	BT_STRIPE_BALANCE = 1 << 3,
-	BT_STRIPE_DEFAULT = BT_STRIPE_SLOW | BT_STRIPE_TAPER | BT_STRIPE_ENDGAME |
-			    BT_STRIPE_BALANCE,
+	BT_STRIPE_DEFAULT = BT_STRIPE_SLOW | BT_STRIPE_TAPER | BT_STRIPE_ENDGAME,
 };
 /* Fills st for a torrent added with BT_ADD_STRIPE_SEED.  Returns 0, or -1
  * (st zeroed) for any other torrent. */

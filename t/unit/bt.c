@@ -459,93 +459,6 @@ out:
 	free(sdir);
 }
 
-/* Session 7: two nodes, one whose download is held to 150 KB/s, fetch
- * from a striping seed sending 250 KB/s: the other completes the seed's
- * pieces faster and, without BT_STRIPE_BALANCE, is given most of the fresh
- * ones.  Returns the seed's fresh_lead_max, or -1. */
-static int balance_run(const char *name, unsigned options)
-{
-	char *file = make_file(name, 1000000), *tor, err[256];
-	char *adir = xasprintf("%s/%s.a", dir, name);
-	char *bdir = xasprintf("%s/%s.b", dir, name);
-	struct bt_session_config cfg;
-	struct bt_session *seeder, *a, *b;
-	struct bt_torrent *ts, *ta, *tb;
-	struct bt_stripe_stats ss;
-	struct bt_event ev[64];
-	struct bt_info info;
-	int a_done = 0, b_done = 0, lead = -1;
-	double end;
-
-	mkdir(adir, 0755);
-	mkdir(bdir, 0755);
-	tor = make_torrent(file, &info);
-	bt_session_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.profile = BT_PROFILE_SEEDER;
-	cfg.stripe_options = options;
-	cfg.upload_rate_limit = 250000;
-	cfg.all_peers_global = 1;
-	seeder = bt_session_new(&cfg, err, sizeof(err));
-	bt_session_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	a = bt_session_new(&cfg, err, sizeof(err));
-	cfg.download_rate_limit = 150000;
-	cfg.all_peers_global = 1;
-	b = bt_session_new(&cfg, err, sizeof(err));
-	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED |
-				     BT_ADD_STRIPE_SEED, err, sizeof(err)) : NULL;
-	ta = a ? bt_torrent_add(a, tor, adir, 0, err, sizeof(err)) : NULL;
-	tb = b ? bt_torrent_add(b, tor, bdir, 0, err, sizeof(err)) : NULL;
-	if (!ts || !ta || !tb) {
-		printf("# %s\n", err);
-		goto out;
-	}
-	bt_torrent_connect(ta, "127.0.0.1", bt_session_listen_port(seeder),
-			   err, sizeof(err));
-	bt_torrent_connect(tb, "127.0.0.1", bt_session_listen_port(seeder),
-			   err, sizeof(err));
-	bt_torrent_connect(ta, "127.0.0.1", bt_session_listen_port(b),
-			   err, sizeof(err));
-	end = now_monotonic() + 30;
-	while ((!a_done || !b_done) && now_monotonic() < end) {
-		int n = bt_session_poll(a, 50, ev, 64);
-
-		for (int i = 0; i < n; i++)
-			a_done |= ev[i].type == BT_EV_FINISHED;
-		n = bt_session_poll(b, 0, ev, 64);
-		for (int i = 0; i < n; i++)
-			b_done |= ev[i].type == BT_EV_FINISHED;
-		bt_session_poll(seeder, 0, ev, 64);
-	}
-	bt_torrent_stripe_stats(ts, &ss);
-	printf("# %s: both done %d, %lld fresh pieces, a node at most %d "
-	       "beyond its share, %d slow\n", name, a_done && b_done,
-	       (long long)ss.fresh_pieces, ss.fresh_lead_max, ss.slow_peers);
-	if (a_done && b_done)
-		lead = ss.fresh_lead_max;
-out:
-	bt_session_free(b);
-	bt_session_free(a);
-	bt_session_free(seeder);
-	free(tor);
-	free(file);
-	free(adir);
-	free(bdir);
-	return lead;
-}
-
-static void test_balance(void)
-{
-	int with = balance_run("balance.bin", BT_STRIPE_DEFAULT);
-	int without = balance_run("nobalance.bin",
-				  BT_STRIPE_DEFAULT & ~BT_STRIPE_BALANCE);
-
-	ok(with >= 0 && with <= 5, "balanced: no node more than 5 fresh "
-	   "pieces beyond its share (%d)", with);
-	ok(without > 5, "unbalanced, the faster node ran %d ahead", without);
-}
-
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -557,7 +470,6 @@ int main(int argc, char **argv)
 	test_fetch_torrent();
 	test_stock_throttle();
 	test_pump_wakes();
-	test_balance();
 	remove_tree(dir);
 	return tap_done();
 }
