@@ -61,26 +61,30 @@ test_expect_success 'every rsync it runs sets TCP_NODELAY' '
 # libtorrent 2.0.8 parses OpenSSL's CA bundle in every session it starts
 # (25 ms of CPU per node, all nodes starting at once); SwarmImager's
 # sessions leave it to the hashed directory, unless the user names a CA
-# file of their own.
-test_expect_success 'the BitTorrent session skips the system CA bundle, not a CA file of the user' '
+# file or a CA directory of their own.
+test_expect_success 'the BitTorrent session skips the system CA bundle, not a CA file or directory of the user' '
 	set -- $(python3 -c "import ssl, os
 p = ssl.get_default_verify_paths().openssl_cafile
 print(p, os.path.realpath(p))") &&
 	def=$1 real=$2 && test -n "$real" &&
-	: >my-ca.pem &&
-	for ca in "" "$real" "$TRASH/my-ca.pem"; do
+	: >my-ca.pem && mkdir -p my-ca.d &&
+	for v in unset system file dir; do
 		rm -rf t7 && mkdir t7 &&
 		(unset SSL_CERT_FILE SSL_CERT_DIR;
-		 test -z "$ca" || export SSL_CERT_FILE="$ca";
+		 case $v in
+		 system) export SSL_CERT_FILE="$real" ;;
+		 file) export SSL_CERT_FILE="$TRASH/my-ca.pem" ;;
+		 dir) export SSL_CERT_DIR="$TRASH/my-ca.d" ;;
+		 esac;
 		 TMPDIR=$TRASH exec strace -f -qq -e trace=openat -o trace7 \
 			si_boel --target t7 --imageserver "$IMAGESERVER" \
 			--cmdline /dev/null --listen 127.0.0.1:0 --image img \
 			--hostname n1 --no-seed-wait) >out7 2>err7 &&
 		tree_diff "$SRV/images/img" t7 --exclude etc/swarmimager &&
 		grep -c -F -e "\"$def\"" -e "\"$real\"" -e my-ca.pem trace7 >opened7;
-		echo "SSL_CERT_FILE=${ca:-unset}: $(cat opened7) opened" &&
-		case $ca in
-		*my-ca.pem) test "$(cat opened7)" -ge 1 ;;
+		echo "$v: $(cat opened7) opened" &&
+		case $v in
+		file|dir) test "$(cat opened7)" -ge 1 ;;
 		*) test "$(cat opened7)" = 0 ;;
 		esac || return 1
 	done
