@@ -78,11 +78,9 @@ int swarm_fetch_torrent(struct swarm *sw, const char *head_path,
 			const char *out_path, int timeout_ms);
 
 /* Lets libtorrent work for at most ms milliseconds (events, reconnects,
- * progress lines), returning early once a piece is verified, a download
- * finishes or fails: what the callers waiting in a loop wait for (the
- * extraction saw the image's last piece up to 100 ms late, and the end
- * of the download up to 200 ms).  Returns 0 or -1 if a download failed
- * (message). */
+ * progress lines), returning early once a download's verified prefix
+ * grows or a download finishes or fails: what the callers waiting in a
+ * loop wait for.  Returns 0 or -1 if a download failed (message). */
 int swarm_pump(struct swarm *sw, int ms);
 
 #endif

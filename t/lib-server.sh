@@ -160,11 +160,12 @@ start_server_fixture() {
 	write_seeder_cfg
 }
 
-# boel TARGET [ARGS...]: si_boel with test-friendly defaults.
+# boel TARGET [ARGS...]: si_boel with test-friendly defaults; run under
+# $BOEL_WRAP (a command and its arguments, e.g. strace ...) when set.
 boel() {
 	local target=$1; shift
 	mkdir -p "$target" &&
-	TMPDIR=$TRASH si_boel --target "$target" --imageserver "$IMAGESERVER" \
+	TMPDIR=$TRASH ${BOEL_WRAP-} si_boel --target "$target" --imageserver "$IMAGESERVER" \
 		--cmdline /dev/null --listen 127.0.0.1:0 --retry-delay 0.2 \
 		--polling-time 1 --linger-max 20 --stall-timeout 30 "$@"
 }

@@ -43,11 +43,9 @@ test_expect_success 'reinstall over an existing target; a failed one leaves no r
 # An rsync session is many small exchanges; with Nagle's algorithm on,
 # each could wait for the daemon's delayed ACK (40 ms).
 test_expect_success 'every rsync it runs sets TCP_NODELAY' '
-	mkdir -p t6 trace &&
-	TMPDIR=$TRASH strace -f -ff -qq -e trace=execve,setsockopt -o trace/p \
-		si_boel --target t6 --imageserver "$IMAGESERVER" \
-		--cmdline /dev/null --listen 127.0.0.1:0 --image img \
-		--hostname n1 --no-seed-wait >out6 2>err6 &&
+	mkdir -p trace &&
+	BOEL_WRAP="strace -f -ff -qq -e trace=execve,setsockopt -o trace/p" \
+		boel t6 --image img --hostname n1 --no-seed-wait >out6 2>err6 &&
 	tree_diff "$SRV/images/img" t6 --exclude etc/swarmimager &&
 	runs=0 &&
 	for f in trace/p.*; do
@@ -69,17 +67,16 @@ print(p, os.path.realpath(p))") &&
 	def=$1 real=$2 && test -n "$real" &&
 	: >my-ca.pem && mkdir -p my-ca.d &&
 	for v in unset system file dir; do
-		rm -rf t7 && mkdir t7 &&
+		rm -rf t7 &&
 		(unset SSL_CERT_FILE SSL_CERT_DIR;
 		 case $v in
 		 system) export SSL_CERT_FILE="$real" ;;
 		 file) export SSL_CERT_FILE="$TRASH/my-ca.pem" ;;
 		 dir) export SSL_CERT_DIR="$TRASH/my-ca.d" ;;
 		 esac;
-		 TMPDIR=$TRASH exec strace -f -qq -e trace=openat -o trace7 \
-			si_boel --target t7 --imageserver "$IMAGESERVER" \
-			--cmdline /dev/null --listen 127.0.0.1:0 --image img \
-			--hostname n1 --no-seed-wait) >out7 2>err7 &&
+		 BOEL_WRAP="strace -f -qq -e trace=openat -o trace7" \
+			boel t7 --image img --hostname n1 --no-seed-wait) \
+			>out7 2>err7 &&
 		tree_diff "$SRV/images/img" t7 --exclude etc/swarmimager &&
 		grep -c -F -e "\"$def\"" -e "\"$real\"" -e my-ca.pem trace7 >opened7;
 		echo "$v: $(cat opened7) opened" &&
