@@ -4,7 +4,9 @@
 # For each node count, one emulated cluster (t/lib-cluster.sh) is built and
 # every method delivers the same image tarball from the server to all nodes;
 # then scenarios at BENCH_SCENARIO_N nodes: one node on a link ten times
-# slower ("slow"), a quarter of the nodes joining late ("late"), the last
+# slower ("slow"), or three times ("slow3": not slow enough to be left
+# behind, it must not hold the others to its pace), a quarter of the nodes
+# joining late ("late"), the last
 # node killed (SIGKILL) part-way ("die"), and the last node running a stock
 # BitTorrent client (aria2c) in the method's swarm ("stock", methods with a
 # stock_node hook only).  Each node's
@@ -20,8 +22,8 @@
 #   BENCH_SIZE=60                 generated image size in MB (10^6 bytes)
 #   BENCH_IMAGE=path.tar.gz       use this tarball instead
 #   BENCH_METHODS="rsync aria2 aria2seed udpcast swarmimager"
-#   BENCH_SCENARIOS="base slow late die stock"
-#   BENCH_SCENARIO_N=16           node count of slow/late (capped at the
+#   BENCH_SCENARIOS="base slow slow3 late die stock"
+#   BENCH_SCENARIO_N=16           node count of the scenarios (capped at the
 #                                 largest of BENCH_NODES)
 #   BENCH_LATE_DELAY=5            seconds the late quarter waits
 #   BENCH_DIE_AT=                 seconds after the start when the last node
@@ -47,7 +49,7 @@ BENCH_NODES=${BENCH_NODES:-"1 2 4 8 16 32"}
 BENCH_SIZE=${BENCH_SIZE:-60}
 BENCH_IMAGE=${BENCH_IMAGE:-}
 BENCH_METHODS=${BENCH_METHODS:-"rsync aria2 aria2seed udpcast swarmimager"}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-"base slow late die stock"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"base slow slow3 late die stock"}
 BENCH_SCENARIO_N=${BENCH_SCENARIO_N:-16}
 BENCH_LATE_DELAY=${BENCH_LATE_DELAY:-5}
 BENCH_DIE_AT=${BENCH_DIE_AT:-}
@@ -128,7 +130,7 @@ run_one() {
 	rm -rf "$BENCH_WORK" && mkdir -p "$BENCH_WORK" || die "cannot create '$BENCH_WORK'"
 	for node in $BENCH_NODE_LIST; do mkdir -p "$BENCH_WORK/nodes/$node"; done
 	case $scen in
-	slow) special="n$n" ;;
+	slow|slow3) special="n$n" ;;
 	late) for (( i = n - (n + 3) / 4 + 1; i <= n; i++ )); do late+="n$i "; done
 	      special=$late ;;
 	die|stock) special="n$n" ;;
@@ -262,7 +264,7 @@ sub() { [ -n "$1" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }';
 
 auto_timeout() {	# N SCENARIO
 	awk -v n="$1" -v s="$2" -v i="$IDEAL" -v d="$BENCH_LATE_DELAY" 'BEGIN {
-		t = 60 + 3 * n * i; if (s == "slow") t += 30 * i; if (s == "late") t += d
+		t = 60 + 3 * n * i; if (s == "slow") t += 30 * i; if (s == "slow3") t += 10 * i; if (s == "late") t += d
 		if (s == "stock") t += 10 * i
 		printf "%d", t }'
 }
@@ -371,7 +373,7 @@ run_storage() {
 }
 
 main() {
-	local n maxn rate scen_n m when
+	local n maxn rate scen_n m when div
 	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
 	for c in ip tc python3 sha256sum; do
 		command -v "$c" >/dev/null || die "needs $c (make deps)"
@@ -418,12 +420,14 @@ main() {
 		for m in $BENCH_METHODS; do run_one "$m" base "$n"; done
 	done
 	BENCH_DIE_AT_S=${BENCH_DIE_AT:-$(awk -v i="$IDEAL" 'BEGIN { printf "%.1f", 0.4 * i }')}
-	for scen in slow late die stock; do
+	for scen in slow slow3 late die stock; do
 		case " $BENCH_SCENARIOS " in *" $scen "*) ;; *) continue ;; esac
 		cluster_up bench "$scen_n" "$BENCH_RATE" || die "cannot build the cluster"
-		[ "$scen" = slow ] && { cluster_set_rate "n$scen_n" "$(( $(rate_bps "$BENCH_RATE") / 10000 ))kbit" || die "cannot slow n$scen_n"; }
+		div=
+		case $scen in slow) div=10 ;; slow3) div=3 ;; esac
+		[ -n "$div" ] && { cluster_set_rate "n$scen_n" "$(( $(rate_bps "$BENCH_RATE") / div / 1000 ))kbit" || die "cannot slow n$scen_n"; }
 		for m in $BENCH_METHODS; do run_one "$m" "$scen" "$scen_n"; done
-		[ "$scen" = slow ] && cluster_set_rate "n$scen_n" "$BENCH_RATE"
+		[ -n "$div" ] && cluster_set_rate "n$scen_n" "$BENCH_RATE"
 	done
 	cp "$WORK/results.csv" "$CSV.tmp" && mv "$CSV.tmp" "$CSV" &&
 	cp "$WORK/nodes.csv" "$NODES_CSV.tmp" && mv "$NODES_CSV.tmp" "$NODES_CSV" ||

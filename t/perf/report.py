@@ -38,6 +38,7 @@ def table(rows, scenario, slow_node):
     if not rows:
         return []
     special = {"slow": "slow node (%s) done" % slow_node,
+               "slow3": "slower node (%s) done" % slow_node,
                "late": "late quarter done",
                "die": "killed node (%s)" % slow_node,
                "stock": "stock client (%s) done" % slow_node}.get(scenario)
@@ -151,6 +152,7 @@ def main():
         md += ["![time versus nodes](%s)" % os.path.basename(png), ""]
     for scen, text in (("base", "## All nodes start together"),
                        ("slow", "## One node on a link ten times slower (%s)" % a.slow_node),
+                       ("slow3", "## One node on a link three times slower (%s)" % a.slow_node),
                        ("late", "## A quarter of the nodes join late"),
                        ("die", "## One node (%s) killed part-way" % a.slow_node),
                        ("stock", "## One node (%s) runs a stock client (aria2c) in the swarm" % a.slow_node)):
