@@ -938,7 +938,9 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 // Everything runs on libtorrent's network thread; the counters are atomic.
 // Branch stripe2 added the BT_STRIPE_* options (slow nodes get nothing new
 // and their or departed nodes' unique pieces go out again first; taper;
-// endgame) and depth 2: see docs/perf/swarm-scheduling.md.
+// endgame) and depth 2; session 8 BT_STRIPE_BALANCE (a node whose fresh
+// pieces spread slowly gets no new ones until they have): see
+// docs/perf/swarm-scheduling.md.
 // ---------------------------------------------------------------------
 namespace {
 
@@ -953,6 +955,10 @@ constexpr auto slow_warmup = std::chrono::seconds(2);
 constexpr auto slow_persist = std::chrono::seconds(2);
 constexpr double slow_ratio = 4.0;
 constexpr int endgame_percent = 2;	// extra copies, % of the pieces
+// session 8, BT_STRIPE_BALANCE: a node's backlog may exceed the median
+// backlog by this many pieces before it gets no fresh piece.
+constexpr int backlog_slack = 2;
+constexpr auto balance_period = std::chrono::milliseconds(50);
 const char stripe_seed_key[] = "si_stripe_seed";
 const char stripe_node_key[] = "si_stripe_node";
 const char metadata_only_key[] = "si_metadata_only";	// session 4
@@ -993,9 +999,12 @@ struct stripe_state {
 	int next_id = 0;
 	std::vector<stripe_peer *> peers;
 	sclock::time_point rates_at;
+	sclock::time_point balance_at;	// session 8: median_backlog's time
+	int median_backlog = -1;	// -1: fewer than two nodes
 	std::atomic<std::int64_t> fresh{0}, repeat{0}, haves{0}, stock{0};
 	std::atomic<std::int64_t> orphaned{0}, endgame{0};
 	std::atomic<std::int64_t> stock_chokes{0};	// session 5
+	std::atomic<std::int64_t> holds{0};		// session 8
 	std::atomic<int> unsent{0}, slow{0};
 
 	explicit stripe_state(int n)
@@ -1003,7 +1012,9 @@ struct stripe_state {
 	bool someone_has(int piece) const;
 	int holders(int piece) const;
 	int downloaders() const;
-	int next_piece(stripe_peer const *p, sclock::time_point now,
+	int backlog(stripe_peer *p, int half) const;
+	bool ahead(stripe_peer *p, sclock::time_point now);
+	int next_piece(stripe_peer *p, sclock::time_point now,
 		       int pending, stripe_kind *kind);
 	void release(int id);
 	void update_rates(sclock::time_point now);
@@ -1021,6 +1032,8 @@ struct stripe_peer final : lt::peer_plugin {
 	sclock::time_point below{};	// since when below the slow line, or 0
 	std::vector<bool> announced;
 	std::vector<int> queue;	// announced pieces it may still lack
+	std::vector<int> given;	// fresh pieces it got, not yet at half the nodes
+	bool held = false;	// session 8: its backlog is ahead
 	sclock::time_point born = sclock::now(), tick_at = born;
 	int have_window = 0;	// haves since the last tick
 	double rate = 0;	// pieces/s, moving average
@@ -1201,7 +1214,11 @@ void stripe_peer::top_up(sclock::time_point now, int done)
 		if (i < 0)
 			break;
 		switch (kind) {
-		case kind_fresh: st->fresh++; st->unsent--; break;
+		case kind_fresh:
+			st->fresh++;
+			st->unsent--;
+			given.push_back(i);
+			break;
 		case kind_orphan: st->orphaned++; st->repeat++; break;
 		case kind_repeat: st->repeat++; break;
 		case kind_endgame: st->endgame++; st->repeat++; break;
@@ -1294,12 +1311,59 @@ int stripe_state::downloaders() const
 	return n;
 }
 
+// BT_STRIPE_BALANCE: a node's backlog is the number of fresh pieces it was
+// given that fewer than half the nodes have yet (a piece leaves it for good
+// once at half).  Each fresh piece is one its first holder must pass on to
+// every other node, so the backlog measures how far its uplink is behind.
+// Returns p's backlog, after pruning p->given.
+int stripe_state::backlog(stripe_peer *p, int half) const
+{
+	auto &g = p->given;
+
+	g.erase(std::remove_if(g.begin(), g.end(), [this, half](int i) {
+		return holders(i) >= half;
+	}), g.end());
+	return static_cast<int>(g.size());
+}
+
+// Whether p's backlog is more than backlog_slack above the median backlog
+// of the downloading nodes (the upper median: of two nodes, neither is
+// ahead).  A median, not a share of the pieces handed out: a node on a
+// slower link, or the slow side of a swarm of two, holds nobody back
+// (shares did: measured, docs/perf/swarm-scheduling.md, session 7).  The
+// median is computed at most every balance_period (a held node asks at
+// each of its have messages); p's own backlog every time.
+bool stripe_state::ahead(stripe_peer *p, sclock::time_point now)
+{
+	int nodes = 0;
+
+	for (auto *q : peers)
+		nodes += q->aware && q->alive();
+	if (now - balance_at >= balance_period) {
+		std::vector<int> b;
+
+		balance_at = now;
+		for (auto *q : peers)
+			if (q->downloading() && !q->slow)
+				b.push_back(backlog(q, (nodes + 1) / 2));
+		median_backlog = -1;
+		if (b.size() >= 2) {
+			auto mid = b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2);
+			std::nth_element(b.begin(), mid, b.end());
+			median_backlog = *mid;
+		}
+	}
+	return median_backlog >= 0 && p->downloading() && !p->slow &&
+	       backlog(p, (nodes + 1) / 2) > median_backlog + backlog_slack;
+}
+
 // The next piece to announce to p (pending = what p already waits for):
 // with BT_STRIPE_SLOW nothing for a slow node, and first a piece only a
-// departed or slow node has; then a fresh one in cursor order; then one
+// departed or slow node has; then (with BT_STRIPE_BALANCE, nothing more for
+// a node whose backlog is ahead) a fresh one in cursor order; then one
 // nobody has whose owner stalled; then (BT_STRIPE_ENDGAME, to an idle
 // node, within budget) the rarest piece p lacks.  -1 if none.
-int stripe_state::next_piece(stripe_peer const *p, sclock::time_point now,
+int stripe_state::next_piece(stripe_peer *p, sclock::time_point now,
 			     int pending, stripe_kind *kind)
 {
 	auto lacks = [p](int i) {
@@ -1321,6 +1385,14 @@ int stripe_state::next_piece(stripe_peer const *p, sclock::time_point now,
 		} else {
 			k++;
 		}
+	}
+	if (unsent > 0 && (opts & BT_STRIPE_BALANCE)) {
+		bool h = ahead(p, now);
+
+		holds += h && !p->held;
+		p->held = h;
+		if (h)
+			return -1;
 	}
 	if (unsent > 0)
 		for (int k = 0; k < num_pieces; k++) {
@@ -1440,6 +1512,7 @@ extern "C" int bt_torrent_stripe_stats(struct bt_torrent *t,
 	out->endgame_pieces = t->stripe->endgame;
 	out->slow_peers = t->stripe->slow;
 	out->stock_chokes = t->stripe->stock_chokes;
+	out->balance_holds = t->stripe->holds;
 	return 0;
 }
 

@@ -229,6 +229,9 @@ struct bt_stripe_stats {
 	/* session 5: times a stock client was choked because nodes were
 	 * downloading (it is unchoked one second in every nodes + 1) */
 	int64_t stock_chokes;
+	/* session 8: times a node was refused fresh pieces because its
+	 * backlog was ahead of the others' (BT_STRIPE_BALANCE) */
+	int64_t balance_holds;
 };
 
 /* branch stripe2: options of the striping seed (bt_session_config). */
@@ -242,7 +245,12 @@ enum bt_stripe_options {
 	/* once every piece is out, the idle server sends the rarest pieces to
 	 * idle nodes (bounded: a few percent of the image) */
 	BT_STRIPE_ENDGAME = 1 << 2,
-	BT_STRIPE_DEFAULT = BT_STRIPE_SLOW | BT_STRIPE_TAPER | BT_STRIPE_ENDGAME,
+	/* a node whose fresh pieces spread more slowly than the other nodes'
+	 * (its uplink is busier or slower) gets no new fresh piece until they
+	 * have spread: the last node finishes closer to the first */
+	BT_STRIPE_BALANCE = 1 << 3,
+	BT_STRIPE_DEFAULT = BT_STRIPE_SLOW | BT_STRIPE_TAPER | BT_STRIPE_ENDGAME |
+			    BT_STRIPE_BALANCE,
 };
 /* Fills st for a torrent added with BT_ADD_STRIPE_SEED.  Returns 0, or -1
  * (st zeroed) for any other torrent. */

@@ -571,12 +571,13 @@ static void print_status(struct seeder *sd)
 		if (bt_torrent_stripe_stats(s->t, &ss) == 0)
 			verbose("  %s: stripe: %lld pieces announced, %lld "
 				"again (%lld orphaned, %lld endgame), %d never, "
-				"%d slow nodes, %lld stock peers", s->file,
-				(long long)ss.fresh_pieces,
+				"%d slow nodes, %lld stock peers, %lld holds",
+				s->file, (long long)ss.fresh_pieces,
 				(long long)ss.repeat_pieces,
 				(long long)ss.orphan_pieces,
 				(long long)ss.endgame_pieces, ss.unsent_pieces,
-				ss.slow_peers, (long long)ss.stock_peers);
+				ss.slow_peers, (long long)ss.stock_peers,
+				(long long)ss.balance_holds);
 	}
 	notice("status: %zu torrents, %d peers, upload %s/s, uploaded %s", n,
 	       peers, human_bytes(a, sizeof(a), rate),

@@ -384,79 +384,135 @@ static void test_fetch_torrent(void)
 	free(file);
 }
 
+/* A striping seed and the nodes of spec in a full mesh on loopback. */
+struct node_spec {
+	long up, down;	/* rate limits, bytes/s (0 = none) */
+	int stock;	/* a stock client: no stripe_node plugin */
+};
+
+/* Seeds a SIZE-byte file NAME at seed_up bytes/s to the n nodes of spec
+ * and waits (60 s at most) until they all have it.  done[i] is when node
+ * i finished (seconds after the start, -1 = never); ss and sent (image
+ * sizes the seed uploaded) describe the seed.  Returns how many did. */
+static int run_swarm(const char *name, size_t size, long seed_up,
+		     const struct node_spec *spec, int n, double *done,
+		     struct bt_stripe_stats *ss, double *sent)
+{
+	char *file = make_file(name, size), *tor, err[256];
+	struct bt_session_config cfg;
+	struct bt_session *seeder, *node[8] = { 0 };
+	struct bt_torrent *ts, *t[8] = { 0 };
+	struct bt_event ev[64];
+	struct bt_info info;
+	struct bt_stats st;
+	int finished = 0;
+	double t0, end;
+
+	memset(ss, 0, sizeof(*ss));
+	*sent = 0;
+	tor = make_torrent(file, &info);
+	bt_session_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	cfg.profile = BT_PROFILE_SEEDER;
+	cfg.upload_rate_limit = seed_up;
+	cfg.all_peers_global = 1;	/* rate limits apply on loopback */
+	seeder = bt_session_new(&cfg, err, sizeof(err));
+	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED |
+				     BT_ADD_STRIPE_SEED, err, sizeof(err)) : NULL;
+	for (int i = 0; i < n && i < 8; i++) {
+		char *d = xasprintf("%s/%s-%d", dir, name, i);
+
+		done[i] = -1;
+		mkdir(d, 0755);
+		bt_session_config_init(&cfg);
+		cfg.listen = "127.0.0.1:0";
+		cfg.upload_rate_limit = spec[i].up;
+		cfg.download_rate_limit = spec[i].down;
+		cfg.all_peers_global = 1;
+		cfg.stripe_node = !spec[i].stock;
+		node[i] = bt_session_new(&cfg, err, sizeof(err));
+		t[i] = node[i] ? bt_torrent_add(node[i], tor, d, 0, err,
+						sizeof(err)) : NULL;
+		free(d);
+		if (!ts || !t[i]) {
+			printf("# %s\n", err);
+			goto out;
+		}
+		bt_torrent_connect(t[i], "127.0.0.1",
+				   bt_session_listen_port(seeder), err, sizeof(err));
+		for (int j = 0; j < i; j++)
+			bt_torrent_connect(t[i], "127.0.0.1",
+					   bt_session_listen_port(node[j]),
+					   err, sizeof(err));
+	}
+	t0 = now_monotonic();
+	end = t0 + 60;
+	while (finished < n && now_monotonic() < end) {
+		bt_session_poll(seeder, 20, ev, 64);
+		for (int i = 0; i < n; i++) {
+			int k = bt_session_poll(node[i], 0, ev, 64);
+
+			for (int e = 0; e < k; e++)
+				if (ev[e].type == BT_EV_FINISHED && done[i] < 0) {
+					done[i] = now_monotonic() - t0;
+					finished++;
+				}
+		}
+	}
+	bt_torrent_stripe_stats(ts, ss);
+	if (bt_torrent_stats(ts, &st, 0) == 0)
+		*sent = (double)st.payload_up / info.total_size;
+out:
+	for (int i = 0; i < n && i < 8; i++)
+		bt_session_free(node[i]);
+	bt_session_free(seeder);
+	free(tor);
+	free(file);
+	return finished;
+}
+
 /* Session 5: a stock client (no stripe_node) asks a striping seed for
  * anything; while a node downloads, the seed unchokes it one second in
  * two (one node + 1) and it takes the rest from the node. */
 static void test_stock_throttle(void)
 {
-	char *file = make_file("stock.bin", 1000000), *tor, err[256];
-	char *ndir = path_join(dir, "node"), *sdir = path_join(dir, "stock");
-	struct bt_session_config cfg;
-	struct bt_session *seeder, *node, *stock;
-	struct bt_torrent *ts, *tn, *tk;
+	/* 4 s for the image at 250 KB/s: the node downloads over several
+	 * ticks */
+	struct node_spec spec[] = { { 0, 0, 0 }, { 0, 0, 1 } };
 	struct bt_stripe_stats ss;
-	struct bt_stats st;
-	struct bt_event ev[64];
-	struct bt_info info;
-	int node_done = 0, stock_done = 0;
-	double end;
+	double done[2], sent;
 
-	mkdir(ndir, 0755);
-	mkdir(sdir, 0755);
-	tor = make_torrent(file, &info);
-	bt_session_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.profile = BT_PROFILE_SEEDER;
-	/* 4 s for the image: the node downloads over several ticks */
-	cfg.upload_rate_limit = 250000;
-	cfg.all_peers_global = 1;
-	seeder = bt_session_new(&cfg, err, sizeof(err));
-	bt_session_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.profile = BT_PROFILE_NODE;
-	node = bt_session_new(&cfg, err, sizeof(err));
-	cfg.stripe_node = 0;
-	stock = bt_session_new(&cfg, err, sizeof(err));
-	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED |
-				     BT_ADD_STRIPE_SEED, err, sizeof(err)) : NULL;
-	tn = node ? bt_torrent_add(node, tor, ndir, 0, err, sizeof(err)) : NULL;
-	tk = stock ? bt_torrent_add(stock, tor, sdir, 0, err, sizeof(err)) : NULL;
-	ok(ts && tn && tk, "a striping seed, a node and a stock client");
-	if (!ts || !tn || !tk)
-		goto out;
-	bt_torrent_connect(tn, "127.0.0.1", bt_session_listen_port(seeder),
-			   err, sizeof(err));
-	bt_torrent_connect(tk, "127.0.0.1", bt_session_listen_port(seeder),
-			   err, sizeof(err));
-	bt_torrent_connect(tk, "127.0.0.1", bt_session_listen_port(node),
-			   err, sizeof(err));
-	end = now_monotonic() + 30;
-	while ((!node_done || !stock_done) && now_monotonic() < end) {
-		int n = bt_session_poll(node, 50, ev, 64);
-
-		for (int i = 0; i < n; i++)
-			node_done |= ev[i].type == BT_EV_FINISHED;
-		n = bt_session_poll(stock, 0, ev, 64);
-		for (int i = 0; i < n; i++)
-			stock_done |= ev[i].type == BT_EV_FINISHED;
-		bt_session_poll(seeder, 0, ev, 64);
-	}
-	ok(node_done && stock_done, "both finished");
-	bt_torrent_stripe_stats(ts, &ss);
-	bt_torrent_stats(ts, &st, 0);
-	printf("# seed sent %.2f image sizes\n",
-	       (double)st.payload_up / info.total_size);
+	ok(run_swarm("stock.bin", 1000000, 250000, spec, 2, done, &ss,
+		     &sent) == 2, "a node and a stock client finished");
+	printf("# seed sent %.2f image sizes\n", sent);
 	ok(ss.stock_peers == 1 && ss.stock_chokes >= 1, "the seed choked the "
 	   "stock client %lld times while the node downloaded",
 	   (long long)ss.stock_chokes);
-out:
-	bt_session_free(stock);
-	bt_session_free(node);
-	bt_session_free(seeder);
-	free(tor);
-	free(file);
-	free(ndir);
-	free(sdir);
+}
+
+/* Session 8, BT_STRIPE_BALANCE: a node whose fresh pieces spread slowly
+ * (its uplink) gets no new ones until they have; a node that merely
+ * downloads slowly holds nobody back (session 7's shares did: the other
+ * node of two finished with it). */
+static void test_balance(void)
+{
+	struct node_spec two[] = { { 0, 0, 0 }, { 0, 100000, 0 } };
+	struct node_spec four[] = { { 0, 0, 0 }, { 0, 0, 0 }, { 0, 0, 0 },
+				    { 25000, 0, 0 } };
+	struct bt_stripe_stats ss;
+	double done[4], sent;
+
+	ok(run_swarm("two.bin", 1000000, 250000, two, 2, done, &ss,
+		     &sent) == 2, "two nodes finished");
+	ok(done[0] >= 0 && done[0] + 2 < done[1], "the node not held to "
+	   "100 KB/s finished first: %.1f s against %.1f s", done[0], done[1]);
+	ok(run_swarm("four.bin", 1000000, 250000, four, 4, done, &ss,
+		     &sent) == 4, "four nodes finished");
+	printf("# %.1f %.1f %.1f s, the node uploading at 25 KB/s %.1f s; "
+	       "seed sent %.2f image sizes\n", done[0], done[1], done[2],
+	       done[3], sent);
+	ok(ss.balance_holds >= 1, "the node uploading at 25 KB/s was held "
+	   "%lld times", (long long)ss.balance_holds);
 }
 
 int main(int argc, char **argv)
@@ -469,6 +525,7 @@ int main(int argc, char **argv)
 	test_transfer();
 	test_fetch_torrent();
 	test_stock_throttle();
+	test_balance();
 	test_pump_wakes();
 	remove_tree(dir);
 	return tap_done();
