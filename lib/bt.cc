@@ -1012,7 +1012,7 @@ struct stripe_state {
 	bool someone_has(int piece) const;
 	int holders(int piece) const;
 	int downloaders() const;
-	int backlog(stripe_peer *p, int half) const;
+	int backlog(stripe_peer *p, int half);
 	bool ahead(stripe_peer *p, sclock::time_point now);
 	int next_piece(stripe_peer *p, sclock::time_point now,
 		       int pending, stripe_kind *kind);
@@ -1316,7 +1316,7 @@ int stripe_state::downloaders() const
 // once at half).  Each fresh piece is one its first holder must pass on to
 // every other node, so the backlog measures how far its uplink is behind.
 // Returns p's backlog, after pruning p->given.
-int stripe_state::backlog(stripe_peer *p, int half) const
+int stripe_state::backlog(stripe_peer *p, int half)
 {
 	auto &g = p->given;
 
