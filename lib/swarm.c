@@ -12,7 +12,7 @@
 
 #define READ_CHUNK (1 << 20)
 /* Seconds a piece libtorrent called verified may take to reach the
- * staged file before we give up. */
+ * staged file before we give up (swarm_config.landing_timeout = 0). */
 #define LANDING_TIMEOUT 30
 
 struct swarm_dl {
@@ -384,11 +384,18 @@ static ssize_t read_landed(struct swarm_dl *d, int64_t off, int64_t limit)
 	return done;
 }
 
+static double landing_timeout(const struct swarm_dl *d)
+{
+	double t = d->sw->c.landing_timeout;
+
+	return t > 0 ? t : LANDING_TIMEOUT;
+}
+
 static int not_landed(struct swarm_dl *d, int64_t off)
 {
 	return error("%s: '%s' still lacks verified data at byte %lld after "
-		     "%d s", d->info.name, d->file, (long long)off,
-		     LANDING_TIMEOUT);
+		     "%g s", d->info.name, d->file, (long long)off,
+		     landing_timeout(d));
 }
 
 /* Waits for the download and then for the staged file to hold it. */
@@ -403,7 +410,7 @@ int swarm_wait_complete(struct swarm_dl *d)
 		if (d->failed)
 			return error("%s", d->failed);
 	}
-	give_up = now_monotonic() + LANDING_TIMEOUT;
+	give_up = now_monotonic() + landing_timeout(d);
 	while (off < d->info.total_size) {
 		n = read_landed(d, off, d->info.total_size);
 		if (n < 0)
@@ -443,7 +450,7 @@ ssize_t swarm_read(void *ctx, const void **buf)
 			if (n > skip)
 				break;
 			if (!waiting)
-				give_up = now_monotonic() + LANDING_TIMEOUT;
+				give_up = now_monotonic() + landing_timeout(d);
 			else if (now_monotonic() > give_up)
 				return not_landed(d, start);
 			waiting = 1;

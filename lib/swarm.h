@@ -26,6 +26,10 @@ struct swarm_config {
 	double reconnect_interval;	/* seconds between seeder connects */
 	double progress_interval;	/* seconds between progress lines */
 	double stall_timeout;		/* no new verified data: fail */
+	/* seconds a verified piece may take to read back right from the
+	 * staged file (libtorrent reports pieces before their writes land)
+	 * before reading fails; 0 = 30 */
+	double landing_timeout;
 	long upload_rate_limit;		/* bytes/s, 0 = none */
 	/* Called with each progress line's percent (report_status hook). */
 	void (*progress)(void *ctx, const char *label, double percent,

@@ -173,34 +173,52 @@ static void test_transfer(void)
 	free(leechdir);
 }
 
+/* A loopback seed of a SIZE-byte file NAME and a swarm node downloading it
+ * into nodedir (landing = swarm_config.landing_timeout).  Returns the
+ * download, or NULL; *seed, *sw and *tor are the caller's to free. */
+static struct swarm_dl *seeded_swarm(const char *name, size_t size,
+				     const char *nodedir, double landing,
+				     struct bt_session **seed,
+				     struct swarm **sw, char **tor)
+{
+	char *file = make_file(name, size), err[256];
+	struct swarm_config sc = { 0 };
+	struct bt_info info;
+	struct swarm_dl *d = NULL;
+
+	mkdir(nodedir, 0755);
+	*sw = NULL;
+	*tor = make_torrent(file, &info);
+	*seed = loopback_session(BT_PROFILE_SEEDER);
+	if (*seed && bt_torrent_add(*seed, *tor, dir, BT_ADD_SEED, err,
+				    sizeof(err))) {
+		sc.listen = "127.0.0.1:0";
+		sc.seeder_ip = "127.0.0.1";
+		sc.seeder_port = bt_session_listen_port(*seed);
+		sc.reconnect_interval = 1;
+		sc.progress_interval = 3600;
+		sc.stall_timeout = 60;
+		sc.landing_timeout = landing;
+		*sw = swarm_new(&sc);
+		d = *sw ? swarm_add(*sw, *tor, nodedir, 1) : NULL;
+	}
+	free(file);
+	return d;
+}
+
 /* Session 6: swarm_pump() returns once the verified prefix grows (or the
  * download ends), not after the time it was given: the extraction waiting
  * on the last piece saw it up to 100 ms late, the end up to 200 ms. */
 static void test_pump_wakes(void)
 {
-	char *file = make_file("wake.bin", 2000000), *tor, err[256];
-	char *nodedir = path_join(dir, "wake-node");
-	struct swarm_config sc = { 0 };
+	char *nodedir = path_join(dir, "wake-node"), *tor;
 	struct bt_session *seed;
-	struct swarm *sw = NULL;
-	struct swarm_dl *d = NULL;
-	struct bt_info info;
+	struct swarm *sw;
+	struct swarm_dl *d;
 	double t0, longest = 0, end;
 	int calls = 0;
 
-	mkdir(nodedir, 0755);
-	tor = make_torrent(file, &info);
-	seed = loopback_session(BT_PROFILE_SEEDER);
-	if (seed && bt_torrent_add(seed, tor, dir, BT_ADD_SEED, err, sizeof(err))) {
-		sc.listen = "127.0.0.1:0";
-		sc.seeder_ip = "127.0.0.1";
-		sc.seeder_port = bt_session_listen_port(seed);
-		sc.reconnect_interval = 1;
-		sc.progress_interval = 3600;
-		sc.stall_timeout = 60;
-		sw = swarm_new(&sc);
-		d = sw ? swarm_add(sw, tor, nodedir, 1) : NULL;
-	}
+	d = seeded_swarm("wake.bin", 2000000, nodedir, 0, &seed, &sw, &tor);
 	ok(d != NULL, "a seed and a swarm node");
 	end = now_monotonic() + 60;
 	while (d && !swarm_dl_finished(d) && !swarm_dl_failed(d) &&
@@ -218,7 +236,49 @@ static void test_pump_wakes(void)
 	swarm_free(sw);
 	bt_session_free(seed);
 	free(tor);
-	free(file);
+	free(nodedir);
+}
+
+/* Session 8: a piece libtorrent verified that never reads back right from
+ * the staged file (here: overwritten after the download) fails the read
+ * after landing_timeout, in the streaming reader and in
+ * swarm_wait_complete(), instead of waiting for ever. */
+static void test_not_landed(void)
+{
+	char *nodedir = path_join(dir, "land-node"), *tor;
+	struct bt_session *seed;
+	struct swarm *sw;
+	struct swarm_dl *d;
+	const void *buf;
+	int64_t got = 0;
+	ssize_t n = 0;
+	double t0, end;
+	int fd = -1;
+
+	d = seeded_swarm("land.bin", 300000, nodedir, 1, &seed, &sw, &tor);
+	end = now_monotonic() + 60;
+	while (d && !swarm_dl_finished(d) && !swarm_dl_failed(d) &&
+	       now_monotonic() < end)
+		swarm_pump(sw, 1000);
+	ok(d && swarm_dl_finished(d), "the node has the file");
+	if (d)
+		fd = open(swarm_dl_file(d), O_WRONLY);
+	/* a byte of piece 2 (16 KiB pieces) changed behind libtorrent */
+	ok(fd >= 0 && pwrite(fd, "\xff\x00", 2, 2 * 16384 + 100) == 2 &&
+	   close(fd) == 0, "a byte of piece 2 overwritten");
+	t0 = now_monotonic();
+	while (d && (n = swarm_read(d, &buf)) > 0)
+		got += n;
+	ok(n < 0 && got == 2 * 16384, "the reader handed out pieces 0 and 1 "
+	   "(%lld bytes), then failed", (long long)got);
+	ok(now_monotonic() - t0 >= 1 && now_monotonic() - t0 < 10,
+	   "after the landing timeout (%.1f s)", now_monotonic() - t0);
+	t0 = now_monotonic();
+	ok(d && swarm_wait_complete(d) < 0 && now_monotonic() - t0 >= 1,
+	   "swarm_wait_complete() fails too (%.1f s)", now_monotonic() - t0);
+	swarm_free(sw);
+	bt_session_free(seed);
+	free(tor);
 	free(nodedir);
 }
 
@@ -527,6 +587,7 @@ int main(int argc, char **argv)
 	test_stock_throttle();
 	test_balance();
 	test_pump_wakes();
+	test_not_landed();
 	remove_tree(dir);
 	return tap_done();
 }
