@@ -470,6 +470,10 @@ static int run_swarm(const char *name, size_t size, long seed_up,
 
 	memset(ss, 0, sizeof(*ss));
 	*sent = 0;
+	if (n > 8)
+		n = 8;	/* node[], t[] */
+	for (int i = 0; i < n; i++)
+		done[i] = -1;
 	tor = make_torrent(file, &info);
 	bt_session_config_init(&cfg);
 	cfg.listen = "127.0.0.1:0";
@@ -479,10 +483,9 @@ static int run_swarm(const char *name, size_t size, long seed_up,
 	seeder = bt_session_new(&cfg, err, sizeof(err));
 	ts = seeder ? bt_torrent_add(seeder, tor, dir, BT_ADD_SEED |
 				     BT_ADD_STRIPE_SEED, err, sizeof(err)) : NULL;
-	for (int i = 0; i < n && i < 8; i++) {
+	for (int i = 0; i < n; i++) {
 		char *d = xasprintf("%s/%s-%d", dir, name, i);
 
-		done[i] = -1;
 		mkdir(d, 0755);
 		bt_session_config_init(&cfg);
 		cfg.listen = "127.0.0.1:0";
@@ -523,7 +526,7 @@ static int run_swarm(const char *name, size_t size, long seed_up,
 	if (bt_torrent_stats(ts, &st, 0) == 0)
 		*sent = (double)st.payload_up / info.total_size;
 out:
-	for (int i = 0; i < n && i < 8; i++)
+	for (int i = 0; i < n; i++)
 		bt_session_free(node[i]);
 	bt_session_free(seeder);
 	free(tor);
