@@ -6,6 +6,8 @@
 // download while later pieces still arrive.
 
 #include <algorithm>
+#include <cerrno>
+#include <iterator>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -40,10 +42,16 @@
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "bt.h"
 extern "C" {
+#include "flight.h"
 #include "port.h"
 }
 
@@ -130,6 +138,7 @@ struct bt_session {
 	// Session 4: info-hashes just fetched, and until when the torrent
 	// added next for them holds its trackers back (bt_fetch_torrent()).
 	std::map<lt::sha1_hash, std::chrono::steady_clock::time_point> fetched;
+	bool starting = false;		// the start tick (end_start())
 	bool stripe_node = true;	// branch swarm
 	int stripe_depth = 0;		// branch stripe2
 	unsigned stripe_options = 0;
@@ -175,6 +184,18 @@ void fill_info(lt::torrent_info const &ti, bt_info *info)
 	info->piece_length = ti.piece_length();
 	info->num_pieces = ti.num_pieces();
 	info->num_files = fs.num_files();
+}
+
+// The BT_UNPACKED_KEY record of a bencoded torrent (or head), if any.
+void fill_unpacked(lt::bdecode_node const &top, bt_info *info)
+{
+	lt::bdecode_node u = top.type() == lt::bdecode_node::dict_t ?
+			     top.dict_find_dict(BT_UNPACKED_KEY) : lt::bdecode_node();
+
+	info->unpacked_bytes = u ? std::max<std::int64_t>(0,
+				u.dict_find_int_value("bytes", 0)) : 0;
+	info->unpacked_entries = u ? std::max<std::int64_t>(0,
+				u.dict_find_int_value("entries", 0)) : 0;
 }
 
 // libtorrent 2.0 listens on a wildcard address with a socket per local
@@ -356,6 +377,23 @@ void sync_pieces(bt_torrent *t)
 			t->mark(i);
 }
 
+// A node's session starts with a short tick: libtorrent connects to the
+// peers it was given (connect_peer(): the image server's seeder) only at a
+// tick, 0.25 s after the torrent was added on average with the default
+// 0.5 s.  After the first connection the tick is the default again: a
+// short one also ends the request queue's slow start early (rates
+// measured over 0.1 s jitter), which made a loopback download 60% slower.
+constexpr int start_tick_ms = 50, run_tick_ms = 500;
+
+void end_start(bt_session *s)
+{
+	lt::settings_pack p;
+
+	p.set_int(lt::settings_pack::tick_interval, run_tick_ms);
+	s->ses->apply_settings(p);
+	s->starting = false;
+}
+
 void translate(bt_session *s, lt::alert *a)
 {
 	using namespace lt;
@@ -403,6 +441,8 @@ void translate(bt_session *s, lt::alert *a)
 		s->pending.push_back(make_event(BT_EV_TRACKER_REPLY, t,
 			tr->num_peers, tr->tracker_url()));
 	} else if (auto *pc = alert_cast<peer_connect_alert>(a)) {
+		if (s->starting)
+			end_start(s);
 		s->pending.push_back(make_event(BT_EV_PEER_CONNECT, t, -1,
 			pc->endpoint.address().to_string() + ":" +
 			std::to_string(pc->endpoint.port())));
@@ -471,6 +511,11 @@ struct bt_session *bt_session_new(const struct bt_session_config *c,
 		s->stripe_node = c->stripe_node;
 		s->stripe_depth = c->stripe_depth;
 		s->stripe_options = c->stripe_options;
+		if (!seeder) {
+			params.settings.set_int(lt::settings_pack::tick_interval,
+						start_tick_ms);
+			s->starting = true;
+		}
 		s->ses = new_session(std::move(params));
 		s->ses->add_extension(&lt::create_ut_pex_plugin);
 		s->ses->add_extension(&lt::create_smart_ban_plugin);
@@ -538,15 +583,25 @@ int bt_torrent_file_info(const char *path, struct bt_info *info,
 			 char *err, size_t errlen)
 {
 	try {
+		std::ifstream in(path, std::ios::binary);
+		std::vector<char> buf((std::istreambuf_iterator<char>(in)),
+				      std::istreambuf_iterator<char>());
 		lt::error_code ec;
-		lt::torrent_info ti(std::string(path), ec);
 
+		if (!in.good() && !in.eof()) {
+			set_err(err, errlen, std::string("cannot read torrent '") +
+				path + "': " + std::strerror(errno));
+			return -1;
+		}
+		lt::bdecode_node top = lt::bdecode(buf, ec);
+		lt::torrent_info ti(buf, ec, lt::from_span);
 		if (ec) {
 			set_err(err, errlen, std::string("cannot load torrent '") +
 				path + "': " + ec.message());
 			return -1;
 		}
 		fill_info(ti, info);
+		fill_unpacked(top, info);
 		return 0;
 	} catch (std::exception const &e) {
 		set_err(err, errlen, std::string("cannot load torrent '") + path +
@@ -590,16 +645,26 @@ int bt_create_torrent(const struct bt_create_config *c, char **buf,
 				"': " + ec.message());
 			return -1;
 		}
+		lt::entry e = t.generate();
+		if (c->unpacked_bytes > 0) {
+			lt::entry &u = e[BT_UNPACKED_KEY];
+			u["bytes"] = c->unpacked_bytes;
+			u["entries"] = c->unpacked_entries;
+		}
 		std::vector<char> out;
-		lt::bencode(std::back_inserter(out), t.generate());
+		lt::bencode(std::back_inserter(out), e);
 		lt::torrent_info ti(out, ec, lt::from_span);
 		if (ec) {
 			set_err(err, errlen, "cannot parse the torrent just made: " +
 				ec.message());
 			return -1;
 		}
-		if (info)
+		if (info) {
 			fill_info(ti, info);
+			info->unpacked_bytes = std::max<std::int64_t>(0, c->unpacked_bytes);
+			info->unpacked_entries = c->unpacked_bytes > 0 ?
+						 c->unpacked_entries : 0;
+		}
 		*buf = static_cast<char *>(std::malloc(out.size()));
 		if (!*buf) {
 			set_err(err, errlen, "out of memory");
@@ -916,7 +981,9 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 // - the seed's plugin (BT_ADD_STRIPE_SEED) says "si_stripe_seed" in its
 //   extension handshake.  To a node whose handshake says "si_stripe_node"
 //   it announces pieces one `have` message at a time: each node is kept
-//   stripe_depth fresh pieces (never sent to anyone) ahead, handed out in
+//   a window of fresh pieces (never sent to anyone) ahead, its path's
+//   bandwidth-delay product as lib/flight.h measures it (at least two
+//   pieces; stripe_depth when set), handed out in
 //   piece order from one cursor, so all pieces leaving the server differ,
 //   the server's link never idles, and the swarm as a whole receives the
 //   image roughly in order.  When no fresh piece is left it announces
@@ -945,7 +1012,11 @@ int bt_torrent_reannounce(struct bt_torrent *t)
 namespace {
 
 using sclock = std::chrono::steady_clock;
-constexpr int stripe_depth_default = 2;	// branch stripe2 (swarm: 3)
+// The least a node is kept in flight, and the most in bytes (a 10 GbE
+// link's bandwidth-delay product at 50 ms); in between, what flight.h
+// measures, unless a fixed depth is set.
+constexpr int stripe_depth_default = 2;
+constexpr std::int64_t stripe_flight_max = 64 << 20;
 constexpr auto stripe_grace = std::chrono::seconds(3);
 // branch stripe2: a node is slow when, after slow_warmup, its have rate
 // (pieces/s it completes from anyone) is below 1/slow_ratio of the median.
@@ -985,11 +1056,61 @@ void put32(char *p, std::uint32_t v)
 
 enum stripe_kind { kind_fresh, kind_orphan, kind_repeat, kind_endgame };
 
+// Whether the socket fd joins local to remote.
+bool same_endpoints(int fd, lt::tcp::endpoint const &local,
+		    lt::tcp::endpoint const &remote)
+{
+	sockaddr_storage a, b;
+	socklen_t la = sizeof(a), lb = sizeof(b);
+
+	if (getsockname(fd, reinterpret_cast<sockaddr *>(&a), &la) < 0 ||
+	    getpeername(fd, reinterpret_cast<sockaddr *>(&b), &lb) < 0)
+		return false;
+	lt::tcp::endpoint l, r;
+	if (la > l.capacity() || lb > r.capacity())
+		return false;
+	std::memcpy(l.data(), &a, la);
+	l.resize(la);
+	std::memcpy(r.data(), &b, lb);
+	r.resize(lb);
+	return l == local && r == remote;
+}
+
+// Turns Nagle's algorithm off on a peer's socket.  libtorrent 2.0.8 never
+// sets TCP_NODELAY, so a `have`, request or interested message that
+// follows another small one waits for its ACK, which the other side
+// delays by up to 40 ms: each exchange near the end of a download cost
+// 40 ms (a single node on loopback took 1.5 s instead of 0.9 s).  The
+// public API names no socket, so the descriptor is the one of this
+// process joining the connection's two endpoints.
+void set_nodelay(lt::peer_connection_handle const &pc)
+{
+	lt::tcp::endpoint local = pc.local_endpoint(), remote = pc.remote();
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int one = 1;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = std::atoi(e->d_name);
+		struct stat st;
+
+		if (fd <= 2 || fd == dirfd(d) || fstat(fd, &st) < 0 ||
+		    !S_ISSOCK(st.st_mode) || !same_endpoints(fd, local, remote))
+			continue;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		break;
+	}
+	closedir(d);
+}
+
 } // namespace
 
 struct stripe_state {
 	int num_pieces = 0;
-	int depth = stripe_depth_default;
+	int piece_length = 0;
+	int depth = 0;		// pieces in flight per node; 0: measured
 	unsigned opts = BT_STRIPE_DEFAULT;
 	std::vector<int> owner;			// peer id, or -1
 	std::vector<sclock::time_point> since;	// owner's last sign of life
@@ -1012,6 +1133,7 @@ struct stripe_state {
 	bool someone_has(int piece) const;
 	int holders(int piece) const;
 	int downloaders() const;
+	int total_window() const;
 	int backlog(stripe_peer *p, int half);
 	bool ahead(stripe_peer *p, sclock::time_point now);
 	int next_piece(stripe_peer *p, sclock::time_point now,
@@ -1031,7 +1153,9 @@ struct stripe_peer final : lt::peer_plugin {
 	bool slow = false;	// branch stripe2: download rate far below others'
 	sclock::time_point below{};	// since when below the slow line, or 0
 	std::vector<bool> announced;
-	std::vector<int> queue;	// announced pieces it may still lack
+	// Announced pieces it may still lack, each with its flight mark.
+	std::vector<std::pair<int, flight_mark>> queue;
+	struct flight flight;
 	std::vector<int> given;	// fresh pieces it got, not yet at half the nodes
 	bool held = false;	// session 8: its backlog is ahead
 	sclock::time_point born = sclock::now(), tick_at = born;
@@ -1046,7 +1170,16 @@ struct stripe_peer final : lt::peer_plugin {
 		    lt::peer_connection_handle const &h, int i)
 		: st(std::move(s)), pc(h), id(i), announced(st->num_pieces, false)
 	{
+		int max = static_cast<int>(std::min<std::int64_t>(
+			st->num_pieces, stripe_flight_max / st->piece_length));
+
+		flight_init(&flight, stripe_depth_default, max);
 		st->peers.push_back(this);
+	}
+	// Pieces to keep on their way to this node.
+	int window() const
+	{
+		return st->depth > 0 ? st->depth : flight_window(&flight);
 	}
 	~stripe_peer() override
 	{
@@ -1076,6 +1209,7 @@ struct stripe_peer final : lt::peer_plugin {
 	{
 		long p = n.dict_find_int_value("p", 0);
 
+		set_nodelay(pc);
 		listen_port = pc.is_outgoing() ? pc.remote().port() :
 			      p > 0 && p < 65536 ? static_cast<int>(p) : 0;
 		// A node fetching the info dictionary: neither node nor stock
@@ -1132,6 +1266,14 @@ struct stripe_peer final : lt::peer_plugin {
 		gone = true;
 		st->release(id);
 	}
+	// A downloading node that has every piece announced to it says it is
+	// not interested until the next `have`.  libtorrent would choke it
+	// (incoming_not_interested): the unchoke that follows the next piece
+	// costs a round trip, and the choke ends the node's request slow
+	// start, leaving it two requests deep until its next rate sample,
+	// up to a second later (0.3 s stalls on loopback).  A node stays
+	// unchoked while it downloads.
+	bool on_not_interested() override { return downloading(); }
 	bool on_have(lt::piece_index_t piece) override
 	{
 		// Plugins see the have before libtorrent records it: the piece
@@ -1194,20 +1336,29 @@ struct stripe_peer final : lt::peer_plugin {
 	void top_up(sclock::time_point now, int done = -1);
 };
 
-// Keeps st->depth announced pieces on their way to this peer (one near the
-// end with BT_STRIPE_TAPER, so that few pieces are left in flight).
+// Keeps window() announced pieces on their way to this peer.  With
+// BT_STRIPE_TAPER, once fewer fresh pieces are left than twice the windows
+// of all downloading nodes, a node's share shrinks with them, down to one,
+// so that few pieces only one node has are left in flight at the end.
 void stripe_peer::top_up(sclock::time_point now, int done)
 {
 	if (!downloading())
 		return;
-	queue.erase(std::remove_if(queue.begin(), queue.end(), [this, done](int i) {
-		return i == done || pc.has_piece(lt::piece_index_t{i});
+	double t = std::chrono::duration<double>(now.time_since_epoch()).count();
+	queue.erase(std::remove_if(queue.begin(), queue.end(), [&](auto const &q) {
+		if (q.first != done && !pc.has_piece(lt::piece_index_t{q.first}))
+			return false;
+		flight_delivered(&flight, &q.second, t);
+		return true;
 	}), queue.end());
 	int pending = static_cast<int>(queue.size());
-	int want = st->depth;
-	if ((st->opts & BT_STRIPE_TAPER) &&
-	    st->unsent < 2 * st->depth * st->downloaders())
-		want = 1;
+	int want = window();
+	if (st->opts & BT_STRIPE_TAPER) {
+		std::int64_t total = st->total_window();
+		if (st->unsent < 2 * total)
+			want = std::max<int>(1, static_cast<int>(
+				want * std::int64_t{st->unsent} / (2 * total)));
+	}
 	while (pending < want) {
 		stripe_kind kind;
 		int i = st->next_piece(this, now, pending, &kind);
@@ -1228,7 +1379,7 @@ void stripe_peer::top_up(sclock::time_point now, int done)
 		st->owner[i] = id;
 		st->since[i] = now;
 		announced[i] = true;
-		queue.push_back(i);
+		queue.emplace_back(i, flight_sent(&flight, t));
 		have(i);
 		pending++;
 	}
@@ -1249,12 +1400,15 @@ struct stripe_plugin final : lt::torrent_plugin {
 
 // The node's side: hide a striping seed's have_all/bitfield from libtorrent.
 struct stripe_node_peer final : lt::peer_plugin {
+	lt::peer_connection_handle pc;
 	bool from_seed = false;
 
+	explicit stripe_node_peer(lt::peer_connection_handle const &h) : pc(h) {}
 	lt::string_view type() const override { return "si_stripe_node"; }
 	void add_handshake(lt::entry &e) override { e[stripe_node_key] = 1; }
 	bool on_extension_handshake(lt::bdecode_node const &n) override
 	{
+		set_nodelay(pc);
 		from_seed = n.dict_find_int_value(stripe_seed_key, 0) == 1;
 		return true;
 	}
@@ -1276,7 +1430,7 @@ struct stripe_node_plugin final : lt::torrent_plugin {
 	{
 		if (pc.type() != lt::connection_type::bittorrent)
 			return {};
-		return std::make_shared<stripe_node_peer>();
+		return std::make_shared<stripe_node_peer>(pc);
 	}
 };
 
@@ -1309,6 +1463,17 @@ int stripe_state::downloaders() const
 		if (p->downloading())
 			n++;
 	return n;
+}
+
+// The sum of the downloading nodes' windows (at least 1).
+int stripe_state::total_window() const
+{
+	int n = 0;
+
+	for (auto *p : peers)
+		if (p->downloading())
+			n += p->window();
+	return std::max(n, 1);
 }
 
 // BT_STRIPE_BALANCE: a node's backlog is the number of fresh pieces it was
@@ -1482,8 +1647,9 @@ void stripe_attach(struct bt_torrent *t, lt::add_torrent_params &p,
 {
 	auto st = std::make_shared<stripe_state>(p.ti->num_pieces());
 
+	st->piece_length = p.ti->piece_length();
 	st->opts = options;
-	st->depth = depth > 0 ? depth : options ? stripe_depth_default : 3;
+	st->depth = depth > 0 ? depth : options ? 0 : 3;
 	t->stripe = st;
 	p.extensions.push_back([st](lt::torrent_handle const &, lt::client_data_t) {
 		return std::make_shared<stripe_plugin>(st);

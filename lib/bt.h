@@ -82,7 +82,14 @@ struct bt_info {
 	int piece_length;
 	int num_pieces;
 	int num_files;
+	/* What the tarball holds once extracted, as si_installbtimage
+	 * recorded it (BT_UNPACKED_KEY); 0 when the torrent does not say. */
+	int64_t unpacked_bytes;		/* file data */
+	int64_t unpacked_entries;	/* archive members */
 };
+/* The top-level key of a .torrent (outside the info dictionary, so the
+ * info-hash does not depend on it) holding { bytes, entries }. */
+#define BT_UNPACKED_KEY "swarmimager unpacked"
 /* Parses and checks a .torrent file.  Returns 0 or -1 with a message. */
 int bt_torrent_file_info(const char *path, struct bt_info *info,
 			 char *err, size_t errlen);
@@ -93,6 +100,8 @@ struct bt_create_config {
 	const char *const *web_seeds;	/* NULL-terminated, may be NULL */
 	int piece_size;			/* 0 = automatic */
 	const char *comment;		/* may be NULL */
+	int64_t unpacked_bytes;		/* recorded when > 0 (bt_info) */
+	int64_t unpacked_entries;
 };
 /* Hashes the file and builds a v1 torrent without a creation date (the
  * same file always gives the same info-hash).  Returns 0 and a malloc()ed

@@ -1,6 +1,8 @@
 /* torrent.c - writing the server's .torrent files (see torrent.h). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -92,6 +94,33 @@ int torrent_piece_size(int64_t size)
 	return piece;
 }
 
+int torrent_piece_size_parse(const char *s, int *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!strcmp(s, "auto")) {
+		*out = 0;
+		return 0;
+	}
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if ((*end == 'k' || *end == 'K') && end[1] == '\0')
+		v <<= 10;
+	else if ((*end == 'm' || *end == 'M') && end[1] == '\0')
+		v <<= 20;
+	else if (*end)
+		return -1;
+	if (v < 16 * 1024 || v > 16 * 1024 * 1024 || (v & (v - 1)))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 int torrent_write(const struct torrent_spec *s, struct atomic_file *af,
 		  const char *final, struct bt_info *info)
 {
@@ -101,6 +130,8 @@ int torrent_write(const struct torrent_spec *s, struct atomic_file *af,
 	struct bt_create_config bc = {
 		.file = s->file, .trackers = trackers,
 		.web_seeds = seed ? seeds : NULL, .comment = s->comment,
+		.unpacked_bytes = s->unpacked_bytes,
+		.unpacked_entries = s->unpacked_entries,
 	};
 	char err[512], *buf = NULL;
 	struct stat st;

@@ -28,6 +28,8 @@ struct torrent_spec {
 	const char *web_seed;	/* base URL or NULL */
 	const char *comment;	/* or NULL */
 	int piece_size;		/* bytes; 0 = torrent_piece_size() */
+	int64_t unpacked_bytes;	/* recorded in the torrent when > 0 */
+	int64_t unpacked_entries;
 };
 
 /* The piece size for a file of size bytes on a LAN swarm: 16 KiB, doubled
@@ -36,6 +38,9 @@ struct torrent_spec {
  * docs/perf/swarm-scheduling.md); libtorrent's automatic choice (256 KiB
  * for a 60 MB image) made the last nodes wait for pieces in transit. */
 int torrent_piece_size(int64_t size);
+/* Parses a piece size: a power of two from 16 KiB to 16 MiB, in bytes or
+ * with a K or M suffix, or "auto" (0).  Returns 0 or -1 (no message). */
+int torrent_piece_size_parse(const char *s, int *out);
 
 /* Hashes s->file and writes the torrent into af, opened on final (not
  * committed: atomic_commit() or atomic_abort() it).  Fills info.

@@ -44,6 +44,7 @@ struct job {
 struct options {
 	char *base, *images, *overrides, *compress, *tracker, *address;
 	char *web_seed;
+	char *piece_size;
 	int update, level, keep_versions;
 };
 
@@ -52,6 +53,7 @@ struct ctx {
 	struct config conf;
 	enum tarball_compress compress;
 	int update, level;
+	int piece_size;		/* bytes; 0 = torrent_piece_size() */
 	long keep_versions;	/* 0 = keep every version */
 	char *announce;
 	char *web_seed;		/* base URL, or NULL */
@@ -64,6 +66,7 @@ struct stamp {
 	char tree[65], compress[16], info_hash[41];
 	char *announce, *web_seed;
 	uint64_t size, ino, entries;
+	uint64_t unpacked;	/* the entries' file data, bytes */
 	int64_t mtime_ns;
 };
 
@@ -111,12 +114,14 @@ static int stamp_load(struct stamp *s, const char *path)
 			fields += !!(s->web_seed = xstrdup(val));
 		else if (!strcmp(line, "entries"))
 			fields += sscanf(val, "%" SCNu64, &s->entries) == 1;
+		else if (!strcmp(line, "unpacked"))
+			fields += sscanf(val, "%" SCNu64, &s->unpacked) == 1;
 		else if (!strcmp(line, "tarball"))
 			fields += sscanf(val, "%" SCNu64 " %" SCNd64 " %" SCNu64,
 					 &s->size, &s->mtime_ns, &s->ino) == 3;
 	}
 	free(buf);
-	if (fields != 7) {
+	if (fields != 8) {
 		stamp_release(s);
 		return -1;
 	}
@@ -126,9 +131,10 @@ static int stamp_load(struct stamp *s, const char *path)
 static char *stamp_format(const struct stamp *s)
 {
 	return xasprintf("%s\ntree %s\ncompress %s\ntarball %" PRIu64 " %" PRId64
-			 " %" PRIu64 "\nentries %" PRIu64 "\ninfo-hash %s\n"
-			 "announce %s\nweb-seed %s\n", STAMP_HEADER, s->tree,
-			 s->compress, s->size, s->mtime_ns, s->ino, s->entries,
+			 " %" PRIu64 "\nentries %" PRIu64 "\nunpacked %" PRIu64
+			 "\ninfo-hash %s\nannounce %s\nweb-seed %s\n",
+			 STAMP_HEADER, s->tree, s->compress, s->size,
+			 s->mtime_ns, s->ino, s->entries, s->unpacked,
 			 s->info_hash, s->announce, s->web_seed);
 }
 
@@ -163,6 +169,23 @@ static int setup_compress(struct ctx *c, const struct options *o)
 	if (tarball_compress_parse(s, &c->compress) < 0)
 		return error("%s: unknown compression '%s' (gzip, zstd or none)",
 			     src, s);
+	return 0;
+}
+
+/* --piece-size, else BT_PIECE_SIZE, else automatic. */
+static int setup_piece_size(struct ctx *c, const struct options *o)
+{
+	const char *s = o->piece_size, *src = "--piece-size";
+
+	if (!s) {
+		s = config_get(&c->conf, "BT_PIECE_SIZE");
+		if (!s || !*s)
+			return 0;
+		src = config_find(&c->conf, "BT_PIECE_SIZE")->source;
+	}
+	if (torrent_piece_size_parse(s, &c->piece_size) < 0)
+		return error("%s: bad piece size '%s' (auto, or a power of two "
+			     "from 16K to 16M)", src, s);
 	return 0;
 }
 
@@ -288,16 +311,20 @@ static void names_release(struct names *n)
 
 /* Hashes tarball (whose name is the torrent's) into a torrent written to
  * af (opened, not committed), with the image's version (if any) as its
- * comment.  Fills info. */
+ * comment and what it unpacks to (s: entries, unpacked) for the nodes'
+ * room check.  Fills info. */
 static int make_torrent(const struct ctx *c, const struct job *j,
 			long version, const char *tarball, const char *tarname,
-			struct atomic_file *af, const char *final,
-			struct bt_info *info)
+			const struct stamp *s, struct atomic_file *af,
+			const char *final, struct bt_info *info)
 {
 	char *comment = version > 0 ? version_comment(j->name, version) : NULL;
 	struct torrent_spec ts = {
 		.file = tarball, .tarname = tarname, .announce = c->announce,
 		.web_seed = c->web_seed, .comment = comment,
+		.piece_size = c->piece_size,
+		.unpacked_bytes = (int64_t)s->unpacked,
+		.unpacked_entries = (int64_t)s->entries,
 	};
 	int ret = torrent_write(&ts, af, final, info);
 
@@ -347,7 +374,7 @@ static int write_stamp(const char *path, const struct stamp *s)
 }
 
 /* The tree is unchanged: only (re)writes the torrent when it is missing or
- * its tracker or web seed changed. */
+ * its tracker, web seed or piece size changed. */
 static int refresh_torrent(const struct ctx *c, const struct job *j,
 			   const struct names *n, struct stamp *old,
 			   long version)
@@ -359,8 +386,12 @@ static int refresh_torrent(const struct ctx *c, const struct job *j,
 		   !strcmp(old->web_seed, seed ? seed : "-");
 	int ret = -1;
 
+	int piece = c->piece_size ? c->piece_size :
+		    torrent_piece_size((int64_t)old->size);
+
 	if (same && !bt_torrent_file_info(n->torrent, &info, NULL, 0) &&
 	    !strcmp(info.info_hash, old->info_hash) &&
+	    info.piece_length == piece &&
 	    (!version || version_of_torrent(n->torrent, j->name) == version)) {
 		summary(n->tarname, "unchanged", old->size, old->entries,
 			old->info_hash);
@@ -368,8 +399,8 @@ static int refresh_torrent(const struct ctx *c, const struct job *j,
 		return 0;
 	}
 	verbose("%s unchanged; writing its torrent again", n->tarname);
-	if (make_torrent(c, j, version, n->tarball, n->tarname, &af, n->torrent,
-			 &info) < 0)
+	if (make_torrent(c, j, version, n->tarball, n->tarname, old, &af,
+			 n->torrent, &info) < 0)
 		goto out;
 	if (unlink(n->stamp) < 0 && errno != ENOENT) {
 		error_errno("cannot remove '%s'", n->stamp);
@@ -564,15 +595,16 @@ static int repack(const struct ctx *c, const struct job *j,
 	if (version && keep_version(c, j, version, dir, tmptar, tmpman, kept,
 				    &tmpver) < 0)
 		goto out;
-	if (make_torrent(c, j, version, tmptar, n->tarname, &af, n->torrent,
-			 &info) < 0)
+	s.entries = r.entries;
+	s.unpacked = r.bytes_in;
+	if (make_torrent(c, j, version, tmptar, n->tarname, &s, &af,
+			 n->torrent, &info) < 0)
 		goto out;
 	seed = torrent_web_seed(c->web_seed, n->tarname);
 	strcpy(s.tree, t->stamp);
 	strcpy(s.compress, tarball_compress_name(c->compress));
 	strcpy(s.info_hash, info.info_hash);
 	s.web_seed = seed ? seed : "-";
-	s.entries = r.entries;
 	stamp_set_file(&s, &st);
 	if (r.warnings) {
 		warning("%s: the tree changed while being packed; it will be "
@@ -731,6 +763,7 @@ static void options_release(struct options *o)
 {
 	free(o->base); free(o->images); free(o->overrides); free(o->compress);
 	free(o->tracker); free(o->address); free(o->web_seed);
+	free(o->piece_size);
 }
 
 /* ---- options and main ---- */
@@ -766,6 +799,10 @@ static int setup(struct ctx *c, struct options *o, poptContext con)
 				 "or none)", o->compress);
 	if (o->level < 0 || o->level > 22)
 		opts_usage_error(con, "bad --level %d", o->level);
+	if (o->piece_size && torrent_piece_size_parse(o->piece_size,
+						      &c->piece_size) < 0)
+		opts_usage_error(con, "bad --piece-size '%s' (auto, or a power "
+				 "of two from 16K to 16M)", o->piece_size);
 	paths_init(&c->paths, o->base, NULL);
 	c->update = o->update;
 	if (o->keep_versions < 0)
@@ -782,7 +819,8 @@ static int setup(struct ctx *c, struct options *o, poptContext con)
 	conf = path_join(c->paths.etc, "bittorrent.conf");
 	r = config_load_file(&c->conf, conf, 0, 1);
 	free(conf);
-	if (r < 0 || setup_compress(c, o) < 0 || setup_announce(c, o) < 0)
+	if (r < 0 || setup_compress(c, o) < 0 || setup_piece_size(c, o) < 0 ||
+	    setup_announce(c, o) < 0)
 		return -1;
 	if (!o->images && !o->overrides && setup_jobs(c) < 0)
 		return -1;
@@ -818,6 +856,9 @@ int main(int argc, const char **argv)
 		  "the tracker's IPv4 address (default: BT_INTERFACE's)", "IP" },
 		{ "web-seed", '\0', POPT_ARG_STRING, &o.web_seed, 0,
 		  "HTTP base URL where the tarballs are served too", "URL" },
+		{ "piece-size", '\0', POPT_ARG_STRING, &o.piece_size, 0,
+		  "the torrents' piece size (default: auto, from the tarball's "
+		  "size)", "SIZE" },
 		OPTS_COMMON,
 		POPT_TABLEEND
 	};

@@ -27,7 +27,9 @@ static void on_signal(int sig) { stop = sig; }
 static int make(const char *file, const char *out, int piece_kib)
 {
 	const char *trackers[] = { NULL };
-	struct bt_create_config c = { file, trackers, NULL, piece_kib * 1024, NULL };
+	struct bt_create_config c = {
+		.file = file, .trackers = trackers, .piece_size = piece_kib * 1024,
+	};
 	struct bt_info info;
 	char err[512], *buf;
 	size_t len;

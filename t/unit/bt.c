@@ -35,7 +35,9 @@ static char *make_file(const char *name, size_t size)
 static char *make_torrent(const char *file, struct bt_info *info)
 {
 	const char *trackers[] = { "http://127.0.0.1:1/announce", NULL };
-	struct bt_create_config c = { file, trackers, NULL, 16384, NULL };
+	struct bt_create_config c = {
+		.file = file, .trackers = trackers, .piece_size = 16384,
+	};
 	char err[256], *buf, *out;
 	size_t len;
 
