@@ -559,6 +559,8 @@ static int install_torrent(struct boel *b, const char *torrent,
 	if (bt_torrent_file_info(torrent, &info, err, sizeof(err)) < 0)
 		return error("%s", err);
 	req.size = (uint64_t)info.total_size;
+	req.unpacked = (uint64_t)info.unpacked_bytes;
+	req.entries = (uint64_t)info.unpacked_entries;
 	req.explicit_dir = b->s.staging;
 	req.target = b->root;
 	req.free_override = b->staging_free;
@@ -567,6 +569,8 @@ static int install_torrent(struct boel *b, const char *torrent,
 		return -1;
 	b->stage_dirs = xrealloc(b->stage_dirs, (b->n_stage + 1) * sizeof(char *));
 	b->stage_dirs[b->n_stage++] = dir;
+	if (stage_check_target(&req, dir) < 0)
+		return -1;
 	notice("%s: %s (%s), staging in %s (%s)%s", what, info.name,
 	       human_bytes(h, sizeof(h), (double)info.total_size), dir, kind,
 	       b->s.overlap ? ", extracting while downloading" : "");

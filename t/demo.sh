@@ -55,6 +55,7 @@ for c in si_installbtimage si_seeder si_boel ip tc opentracker rsync; do
 done
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 . "$DEMO_DIR/lib-cluster.sh"
+. "$DEMO_DIR/lib-image.sh"
 
 WORK=
 SEEDER_PID=
@@ -79,32 +80,12 @@ trap 'exit 143' TERM
 
 # ---- the golden image ----------------------------------------------------
 
-# mirror: the Debian mirror apt uses here.
-mirror() {
-	[ -n "$DEMO_MIRROR" ] && { echo "$DEMO_MIRROR"; return; }
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		awk '/^deb / && $2 ~ /^https?:/ && $2 !~ /security/ { print $2; exit }
-		     /^URIs:/ && $2 !~ /security/ { print $2; exit }' | grep . ||
-		echo http://deb.debian.org/debian
-}
-
-# image_debootstrap DIR: bookworm minbase, made once into the cache.
+# image_debootstrap: bookworm minbase, made once into the cache
+# (t/lib-image.sh).
 image_debootstrap() {
-	local tree="$DEMO_CACHE/bookworm-minbase" m
-	if [ ! -e "$tree/.swarmimager-demo-complete" ]; then
-		command -v debootstrap >/dev/null || { say "no debootstrap"; return 1; }
-		m=$(mirror)
-		say "debootstrap --variant=minbase bookworm from $m (once; cached in $tree)"
-		rm -rf "$tree.tmp" && mkdir -p "$DEMO_CACHE" &&
-		debootstrap --variant=minbase bookworm "$tree.tmp" "$m" \
-			>"$DEMO_CACHE/debootstrap.log" 2>&1 || {
-			say "debootstrap failed (see $DEMO_CACHE/debootstrap.log)"
-			rm -rf "$tree.tmp"; return 1; }
-		# Caches of the build have no place in an image.
-		rm -rf "$tree.tmp"/var/cache/apt/archives/*.deb "$tree.tmp"/var/lib/apt/lists/*_* &&
-		touch "$tree.tmp/.swarmimager-demo-complete" &&
-		rm -rf "$tree" && mv "$tree.tmp" "$tree" || return 1
-	fi
+	local tree="$DEMO_CACHE/bookworm-minbase"
+	debian_root "$tree" "$DEMO_MIRROR" 2>&1 | sed 's/^/demo: /' || return 1
+	[ -e "$tree/$SI_ROOT_MARK" ] || return 1
 	IMAGE_TREE=$tree IMAGE_KIND="Debian bookworm minbase (debootstrap)"
 }
 
@@ -112,7 +93,7 @@ image_debootstrap() {
 # past 80 MB: about 140 MB with Python's library).
 image_generated() {
 	local tree="$DEMO_CACHE/generated" d
-	if [ ! -e "$tree/.swarmimager-demo-complete" ]; then
+	if [ ! -e "$tree/$SI_ROOT_MARK" ]; then
 		say "generating an image tree from this machine's files (cached in $tree)"
 		rm -rf "$tree.tmp" && mkdir -p "$tree.tmp"/{etc,tmp,var/log,root,home,dev,proc,sys} || return 1
 		for d in /etc/ssl/certs /usr/share/doc /usr/share/common-licenses /usr/share/zoneinfo \
@@ -123,7 +104,7 @@ image_generated() {
 		done
 		cp -a /etc/passwd /etc/group /etc/hostname /etc/os-release "$tree.tmp/etc/" 2>/dev/null
 		chmod 1777 "$tree.tmp/tmp" && chmod 700 "$tree.tmp/root" &&
-		touch "$tree.tmp/.swarmimager-demo-complete" &&
+		touch "$tree.tmp/$SI_ROOT_MARK" &&
 		rm -rf "$tree" && mv "$tree.tmp" "$tree" || return 1
 	fi
 	IMAGE_TREE=$tree IMAGE_KIND="generated from this machine's files"
@@ -136,7 +117,7 @@ pack() {
 	mkdir -p "$pb/images" || return 1
 	if [ "$(readlink "$pb/images/demo.src" 2>/dev/null)" != "$IMAGE_TREE" ]; then
 		rm -rf "$pb/images/demo" && cp -a "$IMAGE_TREE" "$pb/images/demo" &&
-		rm -f "$pb/images/demo/.swarmimager-demo-complete" &&
+		rm -f "$pb/images/demo/$SI_ROOT_MARK" &&
 		ln -sfn "$IMAGE_TREE" "$pb/images/demo.src" || return 1
 	fi
 	say "packing with si_installbtimage"

@@ -1,5 +1,5 @@
 #!/bin/bash
-test_description='the deployment benchmark on 3 emulated nodes: a node on a slower link is slowed, a killed node does not stop the others, a stock client (aria2c) joins the SwarmImager swarm and finishes, a late node leaves the pieces most peers hold for later, with --torrent-heads every node takes the torrent from the swarm, and the reports say so'
+test_description='the deployment benchmark on 3 emulated nodes: a node on a slower link is slowed, a killed node does not stop the others, a stock client (aria2c) joins the SwarmImager swarm and finishes, a late node leaves the pieces most peers hold for later, with --torrent-heads every node takes the torrent from the swarm, one node on loopback is measured against the floor and rsync, per-node CPU and memory are recorded, and the reports say so'
 . "$(dirname "$0")/test-lib.sh"
 require_root
 require_cmd ip tc opentracker rsync aria2c python3
@@ -8,9 +8,10 @@ OUT=$TRASH/perf
 # bench.sh names its namespaces bench-<its PID>-HOST.
 leftover() { ip netns list | grep -q "^bench-$1-"; }
 
-test_expect_success 'bench.sh runs base, slow3, die and stock at N=3 (a 4 MB image)' '
-	BENCH_NODES=3 BENCH_METHODS=swarmimager BENCH_SCENARIOS="base slow3 die stock" \
-	BENCH_SCENARIO_N=3 BENCH_SIZE=4 BENCH_RATE=20mbit BENCH_DIE_AT=1 \
+test_expect_success 'bench.sh runs single, fast, base, slow3, die and stock at N=3 (a 4 MB image)' '
+	BENCH_NODES=3 BENCH_METHODS=swarmimager BENCH_SCENARIOS="single fast base slow3 die stock" \
+	BENCH_FAST_NODES=2 BENCH_FAST_RATE=200mbit \
+	BENCH_SCENARIO_N=3 BENCH_IMAGE=synthetic BENCH_SIZE=4 BENCH_RATE=20mbit BENCH_DIE_AT=1 \
 	BENCH_OUT="$OUT" BENCH_CACHE="$TRASH/cache" \
 		"$SRC_DIR/t/perf/bench.sh" >bench.out 2>&1 &
 	pid=$! &&
@@ -21,14 +22,39 @@ test_expect_success 'bench.sh runs base, slow3, die and stock at N=3 (a 4 MB ima
 	NODES=$(ls "$OUT"/bench-*-nodes.csv)
 '
 
-# field NAME ROW: a column of results.csv by its header name.
+# field NAME SCENARIO [METHOD]: a column of results.csv by its header name.
 field() {
-	awk -F, -v f="$1" -v s="$2" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-		$2 == "swarmimager" && $3 == s { print $c[f] }' "$CSV"
+	awk -F, -v f="$1" -v s="$2" -v m="${3:-swarmimager}" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$2 == m && $3 == s { print $c[f] }' "$CSV"
 }
 
 test_expect_success 'base: all 3 nodes installed and checked' '
 	test "$(field status base)" = ok && test "$(field ok_nodes base)" = 3
+'
+
+# peakmem ran around every si_boel: figures that are not there would be
+# empty fields; si_boel uses CPU and some memory of each kind.
+test_expect_success 'base: the nodes mean CPU seconds and memory peaks are recorded' '
+	cpu=$(field node_cpu_s base) && anon=$(field node_anon_mb base) &&
+	file=$(field node_file_mb base) &&
+	echo "cpu $cpu s, anon $anon MB, file $file MB" &&
+	awk -v c="$cpu" -v a="$anon" -v f="$file" "BEGIN { exit !(c > 0 && a > 0 && f > 0) }"
+'
+
+test_expect_success 'single: floor, rsync and si_boel installed the image on loopback' '
+	for m in floor rsync swarmimager; do
+		test "$(field status single $m)" = ok || return 1
+		test -n "$(field all_done_s single $m)" || return 1
+	done &&
+	test "$(field ideal_s single swarmimager)" = "$(field all_done_s single floor)" &&
+	grep -q "^## One node on loopback, no shaping (single)" "$OUT/latest.md" &&
+	grep -q "^| SwarmImager | .* s | [0-9.]* | .* MB | .* MB | ok" "$OUT/latest.md"
+'
+
+test_expect_success 'fast: 2 nodes at 200 Mbit/s installed' '
+	test "$(field status fast)" = ok && test "$(field ok_nodes fast)" = 2 &&
+	test "$(field rate fast)" = 200mbit &&
+	grep -q "^## Fast links: 200mbit each way (fast)" "$OUT/latest.md"
 '
 
 # n3's link at a third of 20 Mbit/s: it cannot have the image in less
@@ -68,7 +94,7 @@ test_expect_success 'the report has a section per scenario' '
 test_expect_success 'late: n3 joins half-way, holds back the old pieces, all 3 install' '
 	SI_BENCH_SEEDER_OPTS=--torrent-heads \
 	BENCH_NODES=3 BENCH_METHODS=swarmimager BENCH_SCENARIOS=late \
-	BENCH_SCENARIO_N=3 BENCH_SIZE=4 BENCH_RATE=5mbit BENCH_LATE_DELAY=4 \
+	BENCH_SCENARIO_N=3 BENCH_IMAGE=synthetic BENCH_SIZE=4 BENCH_RATE=5mbit BENCH_LATE_DELAY=4 \
 	BENCH_OUT="$OUT/late" BENCH_CACHE="$TRASH/cache" BENCH_KEEP=1 \
 		"$SRC_DIR/t/perf/bench.sh" >late.out 2>&1 &
 	pid=$! &&

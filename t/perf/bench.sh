@@ -19,10 +19,28 @@
 #   BENCH_NODES="1 2 4 8 16 32"   node counts of the base scenario
 #   BENCH_RATE=50mbit             link rate of every host (default 20mbit
 #                                 when a count above 16 is asked: CPU bound)
-#   BENCH_SIZE=60                 generated image size in MB (10^6 bytes)
-#   BENCH_IMAGE=path.tar.gz       use this tarball instead
+#   BENCH_IMAGE=debian            the image: debian (Debian bookworm
+#                                 minbase made with `debootstrap --variant=
+#                                 minbase bookworm` from /etc/apt's mirror,
+#                                 cached in BENCH_ROOT; t/lib-image.sh),
+#                                 synthetic (t/perf/mkimage.py, BENCH_SIZE
+#                                 MB) or a tarball's path
+#   BENCH_COPIES=1                debian: the root this many times over
+#                                 (6: about 1 GB, 40,000 entries)
+#   BENCH_ROOT=/var/cache/swarmimager/demo/bookworm-minbase  (shared with
+#                                 `make demo`)
+#   BENCH_SIZE=60                 synthetic image size in MB (10^6 bytes)
 #   BENCH_METHODS="rsync aria2 aria2seed udpcast swarmimager"
-#   BENCH_SCENARIOS="base slow slow3 late die stock"
+#   BENCH_SCENARIOS="base slow slow3 late die stock"  (also: single, fast)
+#                                 single: one node on loopback, no shaping,
+#                                 no namespaces: si_seeder + si_boel against
+#                                 the floor (zstd -dc | tar -x) and an
+#                                 rsync daemon of the tree, each into a
+#                                 fresh ext4 on a loop device (t/perf/
+#                                 single.sh); fast: BENCH_FAST_NODES at
+#                                 BENCH_FAST_RATE
+#   BENCH_FAST_NODES="1 2 4"      node counts of the fast scenario
+#   BENCH_FAST_RATE=1gbit         its link rate
 #   BENCH_SCENARIO_N=16           node count of the scenarios (capped at the
 #                                 largest of BENCH_NODES)
 #   BENCH_LATE_DELAY=5            seconds the late quarter waits
@@ -34,8 +52,11 @@
 #   BENCH_RSYNC_MAX_N=            skip rsync above this node count (it is
 #                                 linear in N and slow)
 #   BENCH_KEEP=1                  keep the work directory (logs) at the end
-#   BENCH_TMPFS=1                 runs' files (the nodes' disks) on a tmpfs
-#                                 when memory allows (0: on WORK's disk)
+#   BENCH_TMPFS=auto              runs' files (the nodes' disks) on a tmpfs
+#                                 sized from the image (staged tarball,
+#                                 unpacked tree, a block per entry) when
+#                                 memory allows, else on disk; 1: a tmpfs
+#                                 or a clear refusal; 0: on WORK's disk
 #   BENCH_NOTE="text"             a note printed at the top of the report
 # Methods are t/perf/methods/NAME.sh; see t/perf/methods/README.md.
 set -u
@@ -47,7 +68,11 @@ export LC_ALL=C TZ=UTC PATH SRC_DIR PERF_DIR
 
 BENCH_NODES=${BENCH_NODES:-"1 2 4 8 16 32"}
 BENCH_SIZE=${BENCH_SIZE:-60}
-BENCH_IMAGE=${BENCH_IMAGE:-}
+BENCH_IMAGE=${BENCH_IMAGE:-debian}
+BENCH_COPIES=${BENCH_COPIES:-1}
+BENCH_ROOT=${BENCH_ROOT:-/var/cache/swarmimager/demo/bookworm-minbase}
+BENCH_FAST_NODES=${BENCH_FAST_NODES:-"1 2 4"}
+BENCH_FAST_RATE=${BENCH_FAST_RATE:-1gbit}
 BENCH_METHODS=${BENCH_METHODS:-"rsync aria2 aria2seed udpcast swarmimager"}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-"base slow slow3 late die stock"}
 BENCH_SCENARIO_N=${BENCH_SCENARIO_N:-16}
@@ -79,6 +104,28 @@ bench_wait() {
 		[ "$(date +%s)" -lt "$end" ] || { echo "bench: timed out waiting for: $*" >&2; return 1; }
 		sleep 0.1
 	done
+}
+
+# bench_measure NODE CMD...: CMD in NODE's namespace under t/perf/peakmem,
+# which leaves its CPU seconds and peak memory (anonymous, file-backed) in
+# $BENCH_WORK/nodes/NODE.mem when CMD exits (also when the run ends and
+# kills it).
+bench_measure() {
+	local node=$1; shift
+	cluster_exec "$node" "$PERF_DIR/peakmem" -i 50 -o "$BENCH_WORK/nodes/$node.mem" -- "$@"
+}
+
+# node_figures: "CPU_S ANON_MB FILE_MB" over the run's nodes: mean CPU
+# seconds per node, the largest anonymous and file-backed (file + shmem)
+# peaks; empty fields when no node was measured.
+node_figures() {
+	cat "$BENCH_WORK"/nodes/*.mem 2>/dev/null | awk '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		n++; cpu += v["cpu_s"]
+		if (v["anon_kb"] > anon) anon = v["anon_kb"]
+		f = v["file_kb"] + v["shmem_kb"]; if (f > file) file = f }
+		END { if (n) printf "%.2f %.1f %.1f\n", cpu / n, anon / 1024, file / 1024
+		      else print ", ," }' | tr ' ' ','
 }
 
 # bench_listening HOST PORT [tcp|udp]: something listens there.
@@ -215,7 +262,7 @@ run_one() {
 	psi=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" 'BEGIN { w = (t1 - t0) * 1e6;
 		printf "%.0f", (w > 0 ? 100 * (b - a) / w : 0) }')
 	sent=$(awk -v a="$x0" -v b="$x1" -v s="$IMAGE_SIZE" 'BEGIN { printf "%.2f", (b - a) / s }')
-	summarize "$m" "$scen" "$n" "$ok" "$special" "$cpu" "$psi" "$sent"
+	summarize "$m" "$scen" "$n" "$ok" "$special" "$cpu" "$psi" "$sent" "$(node_figures)"
 	rm -rf "$BENCH_WORK/nodes"/*/
 }
 
@@ -269,7 +316,8 @@ auto_timeout() {	# N SCENARIO
 		printf "%d", t }'
 }
 
-# summarize M SCEN N OK SPECIAL CPU PSI SENT: the run's row from its node rows.
+# summarize M SCEN N OK SPECIAL CPU PSI SENT NODEFIGS: the run's row from
+# its node rows.
 summarize() {
 	local m=$1 scen=$2 n=$3 ok=$4 special=$5
 	awk -F, -v m="$m" -v s="$scen" -v n="$n" -v sp=" $special " -v id="$RUN_ID" '
@@ -289,39 +337,84 @@ summarize() {
 				hs ? sprintf("%.2f", spec) : "", ""
 		}' "$WORK/nodes.csv" | {
 		IFS=, read -r status all mean oth spec _
-		csv_row "$m" "$scen" "$n" "$status" "$all" "$mean" "$oth" "$spec" "$6" "$7" "$8" "$ok" $((n - ok)) ""
-		say "$m $scen N=$n: $status all=${all}s mean=${mean}s others=${oth:--} special=${spec:--} server_sent=${8}x cpu=${6}% psi=${7}% ok=$ok/$n"
+		csv_row "$m" "$scen" "$n" "$status" "$all" "$mean" "$oth" "$spec" "$6" "$7" "$8" "$ok" $((n - ok)) "" "$9"
+		say "$m $scen N=$n: $status all=${all}s mean=${mean}s others=${oth:--} special=${spec:--} server_sent=${8}x cpu=${6}% psi=${7}% ok=$ok/$n node cpu_s,anon_mb,file_mb=$9"
 	}
 }
 
-# csv_row METHOD SCEN N STATUS ALL MEAN OTHERS SPECIAL CPU PSI SENT OK FAILED NOTE
+# csv_row METHOD SCEN N STATUS ALL MEAN OTHERS SPECIAL CPU PSI SENT OK FAILED NOTE [NODEFIGS]
+# (NODEFIGS: node_figures' "CPU_S,ANON_MB,FILE_MB")
 csv_row() {
-	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"%s"\n' \
+	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"%s",%s\n' \
 		"$RUN_ID" "$1" "$2" "$3" "$BENCH_RATE" "$IMAGE_SIZE" "$IDEAL" "$4" "$5" "$6" "$7" "$8" \
-		"$9" "${10}" "${11}" "${12}" "${13}" "${14//\"/}" >>"$WORK/results.csv"
+		"$9" "${10}" "${11}" "${12}" "${13}" "${14//\"/}" "${15:-,,}" >>"$WORK/results.csv"
 }
 
 # ---- setup, scenarios, report ------------------------------------------------
+# debian_tarball COPIES OUT: the Debian root (t/lib-image.sh), COPIES
+# times over (copies 2.. under srv/copyK, real files, not hard links), as
+# a zstd tarball made by GNU tar.
+debian_tarball() {
+	local copies=$1 out=$2 root=$BENCH_ROOT stage k
+	debian_root "$root" || return 1
+	say "packing the Debian root x$copies into $out (once)"
+	stage="$out.tree"
+	rm -rf "$stage" && cp -a "$root" "$stage" && rm -f "$stage/$SI_ROOT_MARK" || return 1
+	for (( k = 2; k <= copies; k++ )); do
+		mkdir -p "$stage/srv" && cp -a "$root" "$stage/srv/copy$k" &&
+		rm -f "$stage/srv/copy$k/$SI_ROOT_MARK" || return 1
+	done
+	tar --numeric-owner --zstd -cf "$out.tmp" -C "$stage" . && mv "$out.tmp" "$out"
+	local rc=$?
+	rm -rf "$stage" "$out.tmp"
+	return $rc
+}
+
+# unpacked TARBALL: "BYTES ENTRIES" of its members (file data, count),
+# cached beside it.
+unpacked() {
+	[ -s "$1.unpacked" ] && { cat "$1.unpacked"; return 0; }
+	tar --numeric-owner -tvf "$1" | awk '{ b += $3; n++ } END { printf "%.0f %d\n", b, n }' \
+		>"$1.unpacked.tmp" && mv "$1.unpacked.tmp" "$1.unpacked" && cat "$1.unpacked"
+}
+
 prepare_image() {
-	local cached
-	mkdir -p "$WORK/image" || die "cannot create '$WORK/image'"
-	if [ -n "$BENCH_IMAGE" ]; then
-		[ -r "$BENCH_IMAGE" ] || die "cannot read '$BENCH_IMAGE'"
-		cached=$BENCH_IMAGE
-	else
+	local cached suffix
+	mkdir -p "$WORK/image" "$BENCH_CACHE" || die "cannot create '$WORK/image' or '$BENCH_CACHE'"
+	case $BENCH_IMAGE in
+	debian)
+		cached="$BENCH_CACHE/debian-bookworm-minbase-x$BENCH_COPIES.tar.zst"
+		[ -s "$cached" ] || debian_tarball "$BENCH_COPIES" "$cached" ||
+			die "cannot make the Debian image (BENCH_IMAGE=synthetic needs no debootstrap)"
+		IMAGE_KIND="Debian bookworm minbase (debootstrap)"
+		[ "$BENCH_COPIES" = 1 ] || IMAGE_KIND="$IMAGE_KIND, $BENCH_COPIES copies"
+		;;
+	synthetic)
 		cached="$BENCH_CACHE/image-$BENCH_SIZE.tar.gz"
 		if [ ! -s "$cached" ]; then
-			mkdir -p "$BENCH_CACHE" || die "cannot create '$BENCH_CACHE'"
 			say "generating a ${BENCH_SIZE} MB image in $cached"
 			python3 "$PERF_DIR/mkimage.py" "$BENCH_SIZE" "$cached" || die "cannot generate the image"
 		fi
-	fi
-	export BENCH_IMAGE_NAME=image-bench.tar.gz
-	export BENCH_IMAGE="$WORK/image/$BENCH_IMAGE_NAME"
-	cp "$cached" "$BENCH_IMAGE" || die "cannot copy '$cached'"
-	IMAGE_SIZE=$(stat -c %s "$BENCH_IMAGE")
-	BENCH_IMAGE_SHA256=$(sha256sum <"$BENCH_IMAGE") BENCH_IMAGE_SHA256=${BENCH_IMAGE_SHA256%% *}
+		IMAGE_KIND="synthetic, $BENCH_SIZE MB (t/perf/mkimage.py)"
+		;;
+	*)
+		[ -r "$BENCH_IMAGE" ] || die "cannot read '$BENCH_IMAGE' (BENCH_IMAGE: debian, synthetic or a tarball)"
+		cached=$BENCH_IMAGE IMAGE_KIND="$(basename "$BENCH_IMAGE")"
+		;;
+	esac
+	case $cached in
+	*.tar.zst) suffix=tar.zst ;; *.tar.gz|*.tgz) suffix=tar.gz ;; *.tar.xz) suffix=tar.xz ;;
+	*.tar) suffix=tar ;; *) die "'$cached': not a .tar, .tar.gz, .tar.zst or .tar.xz" ;;
+	esac
+	export BENCH_IMAGE_NAME=image-bench.$suffix
+	export BENCH_IMAGE_FILE="$WORK/image/$BENCH_IMAGE_NAME"
+	cp "$cached" "$BENCH_IMAGE_FILE" || die "cannot copy '$cached'"
+	read -r UNPACKED_BYTES UNPACKED_ENTRIES < <(unpacked "$cached") ||
+		die "cannot list '$cached'"
+	IMAGE_SIZE=$(stat -c %s "$BENCH_IMAGE_FILE")
+	BENCH_IMAGE_SHA256=$(sha256sum <"$BENCH_IMAGE_FILE") BENCH_IMAGE_SHA256=${BENCH_IMAGE_SHA256%% *}
 	export BENCH_IMAGE_SIZE=$IMAGE_SIZE BENCH_IMAGE_SHA256 BENCH_IMAGE_SOURCE=$cached
+	export BENCH_UNPACKED_BYTES=$UNPACKED_BYTES BENCH_UNPACKED_ENTRIES=$UNPACKED_ENTRIES
 }
 
 cleanup() {
@@ -331,6 +424,7 @@ cleanup() {
 	trap - EXIT
 	trap '' INT TERM
 	_kill_pids "${BENCH_BG_PIDS[@]}" "${NODE_PIDS[@]}"
+	_single_umount
 	cluster_down
 	if [ -n "${RUN_TMPFS:-}" ]; then
 		[ -z "${BENCH_KEEP:-}" ] || cp -a "$WORK/run" "$WORK/run.kept" 2>/dev/null
@@ -349,6 +443,7 @@ machine() {
 	echo "- memory: $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
 	echo "- kernel: $(uname -sr)"
 	echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- image: $IMAGE_KIND: $IMAGE_SIZE bytes packed, $UNPACKED_BYTES bytes in $UNPACKED_ENTRIES entries unpacked"
 	echo "- nodes' files: $RUN_STORAGE"
 	echo "- tools: $(rsync --version | head -1 | awk '{ print "rsync", $3 }'), $(aria2c --version | head -1), opentracker (Debian), udpcast $(dpkg-query -W -f='${Version}' udpcast 2>/dev/null)"
 }
@@ -357,28 +452,49 @@ machine() {
 # one host's ext4 spend the 2 cores in inode allocation (perf: ext4_new_inode,
 # find_inode_bit), which real nodes, each with its own disk, do not share.
 run_storage() {
-	local need avail maxn=0 n
+	local need avail maxn=0 n per mode=${BENCH_TMPFS:-auto}
 	mkdir -p "$WORK/run" || die "cannot create '$WORK/run'"
-	[ "${BENCH_TMPFS:-1}" = 1 ] || { RUN_STORAGE="disk (BENCH_TMPFS=0)"; return 0; }
+	[ "$mode" != 0 ] || { RUN_STORAGE="disk (BENCH_TMPFS=0)"; return 0; }
 	for n in $BENCH_NODES $BENCH_SCENARIO_N; do [ "$n" -le "$maxn" ] || maxn=$n; done
-	# Each node: the staged tarball, the installed tree, and slack.
-	need=$(( maxn * IMAGE_SIZE * 3 / 1024 + 512 * 1024 ))	# KiB
+	# Each node: the staged tarball, the installed tree (a 4 KiB block
+	# per entry on top of the data), 16 MiB of slack; and 512 MiB more.
+	per=$(( (IMAGE_SIZE + UNPACKED_BYTES + UNPACKED_ENTRIES * 4096) / 1024 + 16384 ))
+	need=$(( maxn * per + 512 * 1024 ))	# KiB
 	avail=$(awk '/^MemAvailable/ { print $2 }' /proc/meminfo)
-	if [ "$avail" -gt $(( need * 2 )) ] &&
+	if [ "$avail" -gt $(( need * 3 / 2 )) ] &&
 	   mount -t tmpfs -o "size=${need}k,mode=0755" tmpfs "$WORK/run"; then
-		RUN_TMPFS=1 RUN_STORAGE="tmpfs ($(( need / 1024 )) MiB)"
+		RUN_TMPFS=1 RUN_STORAGE="tmpfs ($(( need / 1024 )) MiB: $(( per / 1024 )) MiB a node)"
+	elif [ "$mode" = 1 ]; then
+		die "BENCH_TMPFS=1: $maxn nodes need a $(( need / 1024 )) MiB tmpfs ($(( per / 1024 )) MiB each: the image unpacks to $(( UNPACKED_BYTES / 1048576 )) MiB in $UNPACKED_ENTRIES entries), $(( avail / 1024 )) MiB of memory is available; use fewer nodes, a smaller image or BENCH_TMPFS=0"
 	else
-		RUN_STORAGE="disk ($(df -T "$WORK" | awk 'NR == 2 { print $2 }'), not enough memory for a tmpfs)"
+		RUN_STORAGE="disk ($(df -T "$WORK" | awk 'NR == 2 { print $2 }'): $(( need / 1024 )) MiB of tmpfs needed, $(( avail / 1024 )) MiB of memory available)"
 	fi
+}
+
+ideal() { awk -v s="$IMAGE_SIZE" -v r="$(rate_bps "$1")" 'BEGIN { printf "%.2f", s * 8 / r }'; }
+
+# run_fast: the methods at BENCH_FAST_NODES nodes on BENCH_FAST_RATE links
+# (scenario "fast"), the rate and ideal of the other scenarios restored.
+run_fast() {
+	local n m rate=$BENCH_RATE ideal=$IDEAL
+	BENCH_RATE=$BENCH_FAST_RATE IDEAL=$(ideal "$BENCH_FAST_RATE")
+	for n in $BENCH_FAST_NODES; do
+		cluster_up bench "$n" "$BENCH_RATE" || die "cannot build the cluster"
+		csv_row ideal fast "$n" ok "$IDEAL" "$IDEAL" "" "" "" "" "" "$n" 0 "image size / link rate"
+		for m in $BENCH_METHODS; do run_one "$m" fast "$n"; done
+	done
+	BENCH_RATE=$rate IDEAL=$ideal
 }
 
 main() {
 	local n maxn rate scen_n m when div
 	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
-	for c in ip tc python3 sha256sum; do
+	for c in ip tc python3 sha256sum losetup mkfs.ext4 zstd; do
 		command -v "$c" >/dev/null || die "needs $c (make deps)"
 	done
 	. "$SRC_DIR/t/lib-cluster.sh"
+	. "$SRC_DIR/t/lib-image.sh"
+	. "$PERF_DIR/single.sh"
 	for m in "$PERF_DIR"/methods/*.sh; do . "$m"; done
 	for m in $BENCH_METHODS; do
 		declare -F "method_${m}_start" >/dev/null && declare -F "method_${m}_node" >/dev/null ||
@@ -395,8 +511,9 @@ main() {
 	[ "$scen_n" -le "$maxn" ] || scen_n=$maxn
 	BENCH_TIMEOUT_SET=$BENCH_TIMEOUT
 	# The exact command, for the report.
-	BENCH_COMMAND=$(for v in BENCH_NODES BENCH_RATE BENCH_SIZE BENCH_IMAGE BENCH_METHODS \
-		BENCH_SCENARIOS BENCH_SCENARIO_N BENCH_LATE_DELAY BENCH_TIMEOUT; do
+	BENCH_COMMAND=$(for v in BENCH_NODES BENCH_RATE BENCH_IMAGE BENCH_COPIES BENCH_SIZE BENCH_METHODS \
+		BENCH_SCENARIOS BENCH_SCENARIO_N BENCH_FAST_NODES BENCH_FAST_RATE BENCH_LATE_DELAY \
+		BENCH_TIMEOUT BENCH_TMPFS; do
 		[ -z "${!v:-}" ] || printf "%s='%s' " "$v" "${!v}"; done; echo "t/perf/bench.sh")
 	WORK=$(mktemp -d /var/tmp/si-bench.XXXXXX) || die "cannot create a work directory"
 	trap cleanup EXIT
@@ -406,13 +523,15 @@ main() {
 	RUN_ID=$when
 	mkdir -p "$BENCH_OUT" || die "cannot create '$BENCH_OUT'"
 	CSV="$BENCH_OUT/bench-$when.csv" NODES_CSV="$BENCH_OUT/bench-$when-nodes.csv"
-	echo "run,method,scenario,nodes,rate,image_bytes,ideal_s,status,all_done_s,mean_node_s,others_done_s,special_done_s,cpu_pct,cpu_psi_pct,server_sent_images,ok_nodes,failed_nodes,note" >"$WORK/results.csv"
+	echo "run,method,scenario,nodes,rate,image_bytes,ideal_s,status,all_done_s,mean_node_s,others_done_s,special_done_s,cpu_pct,cpu_psi_pct,server_sent_images,ok_nodes,failed_nodes,note,node_cpu_s,node_anon_mb,node_file_mb" >"$WORK/results.csv"
 	echo "run,method,scenario,nodes,node,start_s,end_s,status" >"$WORK/nodes.csv"
 	prepare_image
-	IDEAL=$(awk -v s="$IMAGE_SIZE" -v r="$(rate_bps "$BENCH_RATE")" 'BEGIN { printf "%.2f", s * 8 / r }')
+	IDEAL=$(ideal "$BENCH_RATE")
 	say "image $IMAGE_SIZE bytes, rate $BENCH_RATE, ideal ${IDEAL}s, nodes '$BENCH_NODES', methods '$BENCH_METHODS', work $WORK"
 	run_storage
 	machine >"$WORK/machine.md"
+	case " $BENCH_SCENARIOS " in *" single "*) run_single ;; esac
+	case " $BENCH_SCENARIOS " in *" fast "*) run_fast ;; esac
 	for n in $BENCH_NODES; do
 		case " $BENCH_SCENARIOS " in *" base "*) ;; *) break ;; esac
 		cluster_up bench "$n" "$BENCH_RATE" || die "cannot build the cluster"

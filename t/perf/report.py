@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 
-ORDER = ["ideal", "rsync", "aria2", "aria2seed", "udpcast", "swarmimager"]
+ORDER = ["ideal", "floor", "rsync", "aria2", "aria2seed", "udpcast", "swarmimager"]
 NAMES = {
     "ideal": "ideal (size / rate)",
+    "floor": "floor (decompressor piped to tar -x)",
     "rsync": "rsync unicast",
     "aria2": "aria2c + opentracker, nodes leave",
     "aria2seed": "aria2c + opentracker, nodes keep seeding",
@@ -33,6 +34,36 @@ def method_key(m):
     return (ORDER.index(m) if m in ORDER else len(ORDER), m)
 
 
+def node_cells(r):
+    """Per-node CPU seconds and peak memory (t/perf/peakmem), or dashes."""
+    return [fmt(r.get("node_cpu_s"), " s"), fmt(r.get("node_anon_mb"), " MB"),
+            fmt(r.get("node_file_mb"), " MB")]
+
+
+NODE_HEAD = ["node CPU (mean)", "node anon peak", "node file-backed peak"]
+
+
+def single_table(rows):
+    """The "single" scenario: one node on loopback against the floor."""
+    rows = [r for r in rows if r["scenario"] == "single"]
+    if not rows:
+        return []
+    floor = next((float(r["all_done_s"]) for r in rows
+                  if r["method"] == "floor" and r["all_done_s"]), None)
+    head = ["method", "wall", "x floor", "CPU"] + NODE_HEAD[1:] + ["status"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows.sort(key=lambda r: method_key(r["method"]))
+    for r in rows:
+        ratio = ("%.2f" % (float(r["all_done_s"]) / floor)
+                 if floor and r["all_done_s"] else "")
+        out.append("| " + " | ".join(
+            [NAMES.get(r["method"], r["method"]), fmt(r["all_done_s"], " s"),
+             fmt(ratio), fmt(r.get("node_cpu_s"), " s"),
+             fmt(r.get("node_anon_mb"), " MB"), fmt(r.get("node_file_mb"), " MB"),
+             r["status"] + (" (%s)" % r["note"] if r["note"] else "")]) + " |")
+    return out
+
+
 def table(rows, scenario, slow_node):
     rows = [r for r in rows if r["scenario"] == scenario]
     if not rows:
@@ -45,7 +76,8 @@ def table(rows, scenario, slow_node):
     head = ["method", "N", "all done", "mean node"]
     if special:
         head += ["others done", special]
-    head += ["server sent (images)", "CPU busy", "CPU pressure", "nodes ok", "status"]
+    head += ["x ideal", "server sent (images)", "CPU busy", "CPU pressure"] + NODE_HEAD + [
+        "nodes ok", "status"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows.sort(key=lambda r: (int(r["nodes"]), method_key(r["method"])))
     for r in rows:
@@ -56,8 +88,10 @@ def table(rows, scenario, slow_node):
                       "killed" if scenario == "die" and r["method"] != "ideal"
                       else fmt(r["special_done_s"], " s")]
         status = r["status"] + (" (%s)" % r["note"] if r["note"] and r["method"] != "ideal" else "")
-        cells += [fmt(r["server_sent_images"]), fmt(r["cpu_pct"], " %"),
-                  fmt(r["cpu_psi_pct"], " %"),
+        ratio = ("%.2f" % (float(r["all_done_s"]) / float(r["ideal_s"]))
+                 if r["all_done_s"] and r["ideal_s"] and float(r["ideal_s"]) > 0 else "")
+        cells += [fmt(ratio), fmt(r["server_sent_images"]), fmt(r["cpu_pct"], " %"),
+                  fmt(r["cpu_psi_pct"], " %")] + node_cells(r) + [
                   "%s/%s" % (r["ok_nodes"], r["nodes"]) if r["method"] != "ideal" else "-",
                   status]
         out.append("| " + " | ".join(cells) + " |")
@@ -132,7 +166,7 @@ def main():
         print("report.py: no rows in '%s'" % a.csv, file=sys.stderr)
         return 1
     stem = os.path.splitext(os.path.basename(a.csv))[0]
-    r0 = rows[0]
+    r0 = next((r for r in rows if r["scenario"] not in ("single", "fast")), rows[0])
     size_mb = int(r0["image_bytes"]) / 1e6
     title = "%s: %.1f MB image, %s links" % (stem, size_mb, r0["rate"])
     png = os.path.join(a.out, stem + ".png")
@@ -150,6 +184,18 @@ def main():
           "whole machine during the run, other work included.", ""]
     if have_plot:
         md += ["![time versus nodes](%s)" % os.path.basename(png), ""]
+    t = single_table(rows)
+    if t:
+        md += ["## One node on loopback, no shaping (single)", "",
+               "Each into a fresh ext4 on a loop device, page cache dropped "
+               "first; x floor = wall time / the floor's. CPU: user + system "
+               "seconds of the node's process and the children it waited for; "
+               "anonymous and file-backed (file + shmem) peaks of the node's "
+               "process, sampled every 20 ms (t/perf/peakmem).", ""] + t + [""]
+    fast = [r for r in rows if r["scenario"] == "fast"]
+    if fast:
+        md += ["## Fast links: %s each way (fast)" % fast[0]["rate"], "",
+               "Ideal %s s." % fast[0]["ideal_s"], ""] + table(rows, "fast", a.slow_node) + [""]
     for scen, text in (("base", "## All nodes start together"),
                        ("slow", "## One node on a link ten times slower (%s)" % a.slow_node),
                        ("slow3", "## One node on a link three times slower (%s)" % a.slow_node),

@@ -106,7 +106,9 @@ static void test_fetch(void)
 
 static void test_stage(void)
 {
-	struct stage_request r = { 1000, "/dev/shm", NULL, 0 };
+	struct stage_request r = {
+		.size = 1000, .explicit_dir = "/dev/shm", .free_override = 0,
+	};
 	const char *kind;
 	char *dir;
 
@@ -122,6 +124,28 @@ static void test_stage(void)
 	free(dir);
 }
 
+static void test_target_room(void)
+{
+	struct stage_request r = {
+		.size = 1000, .unpacked = 10 << 20, .entries = 100,
+		.target = "/tmp", .free_override = 10 << 20,
+	};
+
+	ok(stage_target_needed(&r) == (10 << 20) + 100 * 4096,
+	   "the image's data plus a block an entry");
+	ok(stage_check_target(&r, "/proc") < 0,
+	   "the data fits, the blocks do not: refused");
+	r.free_override = 20 << 20;
+	ok(stage_check_target(&r, "/proc") == 0, "room enough: ok");
+	ok(stage_check_target(&r, "/tmp") < 0,
+	   "staged on the target as well: the tarball's room counts too");
+	r.free_override = 200 << 20;
+	ok(stage_check_target(&r, "/tmp") == 0, "... and fits in 200 MiB");
+	r.unpacked = 0;
+	r.free_override = 0;
+	ok(stage_check_target(&r, "/proc") == 0, "unknown sizes: not checked");
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -131,5 +155,6 @@ int main(int argc, char **argv)
 	test_linger();
 	test_fetch();
 	test_stage();
+	test_target_room();
 	return tap_done();
 }

@@ -21,7 +21,7 @@ method_aria2_check() {
 method_aria2_start() {
 	local hash
 	mktorrent -a "http://$(cluster_ip server):$ARIA2_TRACKER_PORT/announce" \
-		-o "$BENCH_WORK/image.torrent" "$BENCH_IMAGE" >/dev/null || return 1
+		-o "$BENCH_WORK/image.torrent" "$BENCH_IMAGE_FILE" >/dev/null || return 1
 	hash=$(aria2c -S "$BENCH_WORK/image.torrent" | awk '/^Info Hash:/ { print $3 }')
 	[ -n "$hash" ] || { echo "no info hash"; return 1; }
 	# opentracker refuses to run as root: it chroots into the directory
@@ -38,7 +38,7 @@ method_aria2_start() {
 		-i "$(cluster_ip server)" -p $ARIA2_TRACKER_PORT -P $ARIA2_TRACKER_PORT &&
 	bench_wait 15 bench_listening server $ARIA2_TRACKER_PORT &&
 	bench_bg seeder server aria2c "${ARIA2_OPTS[@]}" --seed-ratio=0.0 \
-		--bt-seed-unverified=true --dir="$(dirname "$BENCH_IMAGE")" \
+		--bt-seed-unverified=true --dir="$(dirname "$BENCH_IMAGE_FILE")" \
 		"$BENCH_WORK/image.torrent" &&
 	bench_wait 15 bench_listening server $ARIA2_BT_PORT
 }
@@ -55,7 +55,7 @@ _aria2_node() {
 		chmod +x "$hook.$node" && mv "$hook.$node" "$hook"; } || return 1
 	mkfifo "$fifo" && exec 4<>"$fifo" || return 1
 	# The hook writes "done"; aria2c's exit writes "exit STATUS".
-	{ cluster_exec "$node" aria2c "${ARIA2_OPTS[@]}" "$@" --dir="$dir" \
+	{ bench_measure "$node" aria2c "${ARIA2_OPTS[@]}" "$@" --dir="$dir" \
 		--on-bt-download-complete="$hook" "$BENCH_WORK/image.torrent"
 	  echo "exit $?" >&4; } &
 	read -r -t "$BENCH_TIMEOUT" -u 4 line

@@ -21,7 +21,7 @@ method_rsync_start() {
 	gid = root
 	max connections = 0
 	[image]
-	path = $(dirname "$BENCH_IMAGE")
+	path = $(dirname "$BENCH_IMAGE_FILE")
 	read only = yes
 	CONF
 	bench_bg rsyncd server rsync --daemon --no-detach --config="$BENCH_WORK/rsyncd.conf" \
@@ -30,6 +30,6 @@ method_rsync_start() {
 }
 
 method_rsync_node() {	# NODE DIR
-	cluster_exec "$1" rsync -a --timeout=60 \
+	bench_measure "$1" rsync -a --timeout=60 \
 		"rsync://$(cluster_ip server):$RSYNC_PORT/image/$BENCH_IMAGE_NAME" "$2/"
 }

@@ -17,7 +17,8 @@
 # super (si_seeder --schedule, default stripe), SI_BENCH_COMPRESS=zstd|gzip|
 # none (si_installbtimage --compress, default zstd), SI_BENCH_OVERLAP=y|n,
 # SI_BENCH_STRIPE_DEPTH (si_seeder --stripe-depth), SI_BENCH_SEEDER_OPTS (more
-# si_seeder options, e.g. --no-torrent-heads), SI_BENCH_BOEL_OPTS
+# si_seeder options, e.g. --no-torrent-heads), SI_BENCH_PACK_OPTS (more
+# si_installbtimage options, e.g. --piece-size 64K), SI_BENCH_BOEL_OPTS
 # (more si_boel options, e.g. -v).  Node logs carry the
 # seconds since the node started.
 
@@ -41,14 +42,14 @@ method_swarmimager_check() {
 # _si_bench_pack: the packed image, made once per benchmark (and again
 # when the image or the server address changes) in $SI_BENCH_PACKED.
 _si_bench_pack() {
-	local key="$BENCH_IMAGE_SHA256 $(cluster_ip server) $SI_BENCH_COMPRESS" tree
-	SI_BENCH_PACKED="$(dirname "$BENCH_IMAGE")/swarmimager"
+	local key="$BENCH_IMAGE_SHA256 $(cluster_ip server) $SI_BENCH_COMPRESS ${SI_BENCH_PACK_OPTS:-}" tree
+	SI_BENCH_PACKED="$(dirname "$BENCH_IMAGE_FILE")/swarmimager"
 	tree="$SI_BENCH_PACKED/images/bench"
 	[ "$(cat "$SI_BENCH_PACKED/key" 2>/dev/null)" = "$key" ] && return 0
 	rm -rf "$SI_BENCH_PACKED" && mkdir -p "$tree" || return 1
-	tar --numeric-owner -xpzf "$BENCH_IMAGE" -C "$tree" || return 1
+	tar --numeric-owner -xpf "$BENCH_IMAGE_FILE" -C "$tree" || return 1
 	si_installbtimage --base "$SI_BENCH_PACKED" --address "$(cluster_ip server)" \
-		--images bench --compress "$SI_BENCH_COMPRESS" -q || return 1
+		--images bench --compress "$SI_BENCH_COMPRESS" ${SI_BENCH_PACK_OPTS:-} -q || return 1
 	echo "$key" >"$SI_BENCH_PACKED/key"
 	echo "swarmimager: packed $(stat -c %s "$SI_BENCH_PACKED/tarballs/$SI_BENCH_TAR") bytes" \
 		"(bench tarball $BENCH_IMAGE_SIZE bytes)"
@@ -80,7 +81,7 @@ method_swarmimager_node() {
 	mkdir -p "$dir/root" "$dir/stage" "$dir/tmp" && mkfifo "$fifo" &&
 	exec 4<>"$fifo" || return 1
 	# The line after the install writes "done"; si_boel's exit "exit RC".
-	{ cluster_exec "$node" env TMPDIR="$dir/tmp" si_boel --target "$dir/root" \
+	{ bench_measure "$node" env TMPDIR="$dir/tmp" si_boel --target "$dir/root" \
 		--imageserver "$(cluster_ip server)" --image bench \
 		--hostname "$node" --cmdline /dev/null --staging "$dir/stage" \
 		--seed-wait y --upload-min 0 --polling-time 1 $overlap ${SI_BENCH_BOEL_OPTS:-} 2>&1 |

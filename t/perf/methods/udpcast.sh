@@ -13,13 +13,13 @@ method_udpcast_start() { :; }
 
 # After the first nodes started (receivers first, then the sender).
 method_udpcast_go() {
-	bench_bg udp-sender server udp-sender --interface eth0 --file "$BENCH_IMAGE" \
+	bench_bg udp-sender server udp-sender --interface eth0 --file "$BENCH_IMAGE_FILE" \
 		--nokbd --portbase $UDPCAST_PORTBASE --min-receivers "$BENCH_N" \
 		--max-wait "$BENCH_TIMEOUT" --rexmit-hello-interval 500 --no-progress
 }
 
 method_udpcast_node() {	# NODE DIR
-	cluster_exec "$1" udp-receiver --interface eth0 --file "$2/$BENCH_IMAGE_NAME" \
+	bench_measure "$1" udp-receiver --interface eth0 --file "$2/$BENCH_IMAGE_NAME" \
 		--nokbd --portbase $UDPCAST_PORTBASE --start-timeout "$BENCH_TIMEOUT" \
 		--exit-wait 500
 }
