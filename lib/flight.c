@@ -18,13 +18,15 @@ void flight_init(struct flight *f, int min, int max)
 
 struct flight_mark flight_sent(const struct flight *f, double now)
 {
-	struct flight_mark m = { now, now, f->delivered };
+	struct flight_mark m = { now, now, now, f->delivered };
 
 	/* Deliveries count from the last one before this piece left (BBR's
 	 * delivered time), so that a piece sent into a steady stream
-	 * measures that stream. */
-	if (f->delivered > 0 && f->delivered_at < now)
+	 * measures that stream; sends from the one that last piece left. */
+	if (f->delivered > 0) {
 		m.delivered_at = f->delivered_at;
+		m.first_sent = f->delivered_sent;
+	}
 	return m;
 }
 
@@ -45,8 +47,11 @@ void flight_delivered(struct flight *f, const struct flight_mark *m,
 	double rtt = now - m->sent_at, interval = now - m->delivered_at;
 	double w;
 
+	if (m->sent_at - m->first_sent > interval)
+		interval = m->sent_at - m->first_sent;
 	f->delivered++;
 	f->delivered_at = now;
+	f->delivered_sent = m->sent_at;
 	if (rtt < 0)
 		return;
 	if (f->rtt <= 0 || rtt < f->rtt)

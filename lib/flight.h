@@ -11,8 +11,11 @@
  *     the window itself built would grow that queue without end, and a
  *     LAN path keeps its base delay;
  *   - the delivery rate: for each piece, the pieces delivered while it was
- *     on its way over the time it was (BBR's delivery-rate sample); the
- *     highest sample of the last rate_period seconds.
+ *     on its way over the time it was (BBR's delivery-rate sample: the
+ *     longer of the time between the deliveries that framed it and the
+ *     time between the sends that did, so that `have`s arriving in a
+ *     burst, as a rate-limited peer sends them, do not look like a fast
+ *     path); the highest sample of the last rate_period seconds.
  * The window is gain x rate x round trip, in pieces (rounded), within
  * [min, max].
  * While the window is what limits the peer, a round trip delivers the
@@ -36,6 +39,7 @@ struct flight {
 	double rate_period;	/* seconds a rate maximum stands */
 	int64_t delivered;	/* pieces delivered so far */
 	double delivered_at;	/* when the last one was */
+	double delivered_sent;	/* when the last one delivered was sent */
 	double rtt;		/* the round-trip minimum */
 	double rate[2];		/* pieces/s: this period's maximum, the last's */
 	double rate_at;		/* when this rate period began */
@@ -45,7 +49,8 @@ struct flight {
 /* What the caller keeps with one announced piece. */
 struct flight_mark {
 	double sent_at;
-	double delivered_at;
+	double delivered_at;	/* the flight's delivered_at then */
+	double first_sent;	/* the flight's delivered_sent then */
 	int64_t delivered;
 };
 

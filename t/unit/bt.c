@@ -571,8 +571,14 @@ static void test_balance(void)
 
 	ok(run_swarm("two.bin", 1000000, 250000, two, 2, done, &ss,
 		     &sent) == 2, "two nodes finished");
-	ok(done[0] >= 0 && done[0] + 2 < done[1], "the node not held to "
-	   "100 KB/s finished first: %.1f s against %.1f s", done[0], done[1]);
+	/* Of two nodes neither is ahead of the (upper) median: no hold, so
+	 * the slow one cannot pace the other.  How much earlier the fast one
+	 * finishes depends on how many fresh pieces the slow one still had
+	 * to pass on (7.5 to 11 s against 12.5 s seen): not asserted. */
+	ok(ss.balance_holds == 0, "of two nodes, the one held to 100 KB/s "
+	   "holds nobody back (%lld holds)", (long long)ss.balance_holds);
+	ok(done[0] >= 0 && done[0] < done[1], "the other finished first: "
+	   "%.1f s against %.1f s", done[0], done[1]);
 	ok(run_swarm("four.bin", 1000000, 250000, four, 4, done, &ss,
 		     &sent) == 4, "four nodes finished");
 	printf("# %.1f %.1f %.1f s, the node uploading at 25 KB/s %.1f s; "

@@ -1,6 +1,7 @@
 /* Unit tests of lib/flight.c: the window a seed keeps in flight to one
  * peer, driven through a simulated path (a bottleneck of a given rate in
  * pieces/s, then a fixed delay), the way the striping seed drives it. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "flight.h"
@@ -13,6 +14,7 @@
  * sends a new one for each that arrives. */
 struct path {
 	double rate, delay;
+	double burst;			/* arrivals released every burst s */
 	double busy_until;		/* the bottleneck's queue */
 	double arrive[MAX_FLIGHT];	/* arrival time of each piece out */
 	struct flight_mark mark[MAX_FLIGHT];
@@ -26,6 +28,8 @@ static void send_one(struct path *p, struct flight *f, double now)
 
 	p->busy_until = start + 1.0 / p->rate;
 	p->arrive[p->n] = p->busy_until + p->delay;
+	if (p->burst > 0)
+		p->arrive[p->n] = ceil(p->arrive[p->n] / p->burst) * p->burst;
 	p->mark[p->n] = flight_sent(f, now);
 	p->n++;
 }
@@ -88,6 +92,43 @@ static void test_slow_path_stays_small(void)
 	   flight_window(&f));
 }
 
+static void test_bursts_are_not_speed(void)
+{
+	/* A peer whose download libtorrent rate-limits to 6 pieces/s gets
+	 * its quota every 0.5 s: its `have`s come in bursts, 10 ms away. */
+	struct path p = { .rate = 6, .delay = 0.01, .burst = 0.5 };
+	struct flight f;
+	double now = 100;
+
+	flight_init(&f, 2, 1000);
+	run(&p, &f, &now, 20.0);
+	ok(flight_window(&f) <= 8, "bursts of haves do not grow the window "
+	   "(%d, rate %.1f/s)", flight_window(&f), flight_rate(&f));
+}
+
+/* Ack compression, step by step: pieces sent over 21 ms all arrive in
+ * one burst 1.5 ms after the last delivery.  The path moved 12 pieces in
+ * 21.5 ms; the deliveries alone would say 11 in 1.5 ms (7,300/s). */
+static void test_compressed_haves(void)
+{
+	struct flight_mark a, b[10], c;
+	struct flight f;
+
+	flight_init(&f, 2, 1000);
+	a = flight_sent(&f, 0);
+	flight_delivered(&f, &a, 0.020);
+	for (int i = 0; i < 10; i++)
+		b[i] = flight_sent(&f, 0.020);
+	c = flight_sent(&f, 0.021);
+	for (int i = 0; i < 10; i++)
+		flight_delivered(&f, &b[i], 0.0215);
+	flight_delivered(&f, &c, 0.0215);
+	ok(flight_rate(&f) < 1000, "a burst of haves is measured over the "
+	   "sends it took (%.0f pieces/s)", flight_rate(&f));
+	ok(flight_window(&f) <= 2, "... and does not grow the window (%d)",
+	   flight_window(&f));
+}
+
 static void test_follows_a_slower_path(void)
 {
 	struct path p = { .rate = 4000, .delay = 0.005 };
@@ -126,6 +167,8 @@ int main(void)
 {
 	test_fills_a_fast_path();
 	test_slow_path_stays_small();
+	test_bursts_are_not_speed();
+	test_compressed_haves();
 	test_follows_a_slower_path();
 	test_bounds();
 	return tap_done();
