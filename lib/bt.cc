@@ -282,6 +282,11 @@ lt::settings_pack lan_settings(const bt_session_config *c)
 	p.set_int(sp::settings_pack::request_queue_time, 2);
 	p.set_int(sp::settings_pack::max_allowed_in_request_queue, 2000);
 	p.set_int(sp::settings_pack::alert_queue_size, 100000);
+	// A node writes one download at a time: libtorrent's 10 disk threads
+	// a session woke each other for every 16 KiB block (32 nodes at
+	// 10 Mbit/s on two cores: 2.20 CPU s a node, 2.07-2.17 with two).
+	if (c->profile == BT_PROFILE_NODE)
+		p.set_int(sp::settings_pack::aio_threads, 2);
 	if (c->upload_rate_limit > 0)
 		p.set_int(sp::settings_pack::upload_rate_limit,
 			  (int)std::min<long>(c->upload_rate_limit, INT32_MAX));

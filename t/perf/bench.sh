@@ -112,7 +112,7 @@ bench_wait() {
 # kills it).
 bench_measure() {
 	local node=$1; shift
-	cluster_exec "$node" "$PERF_DIR/peakmem" -i 50 -o "$BENCH_WORK/nodes/$node.mem" -- "$@"
+	cluster_exec "$node" "$PERF_DIR/peakmem" -i 100 -o "$BENCH_WORK/nodes/$node.mem" -- "$@"
 }
 
 # node_figures: "CPU_S ANON_MB FILE_MB" over the run's nodes: mean CPU
