@@ -75,8 +75,16 @@ cluster_exec() {
 		-u HTTPS_PROXY -u ALL_PROXY -u all_proxy -u no_proxy "$@"
 }
 
+# The bucket holds 128 KB, or 2 ms at the rate when that is more: at
+# 1 Gbit/s a 128 KB bucket refilled too rarely for one TCP stream to get
+# more than about half the link.
 _cluster_tbf() {	# NS DEV RATE
-	tc -n "$1" qdisc replace dev "$2" root tbf rate "$3" burst 128kb latency 50ms
+	local burst
+	burst=$(awk -v r="$3" 'BEGIN { m = 1; u = r; sub(/^[0-9.]+/, "", u); v = substr(r, 1, length(r) - length(u))
+		if (u ~ /^k/) m = 1e3; else if (u ~ /^m/) m = 1e6; else if (u ~ /^g/) m = 1e9
+		if (u ~ /bps$/) m *= 8
+		b = v * m / 8 * 0.002 / 1024; printf "%d\n", (b > 128 ? b : 128) }')
+	tc -n "$1" qdisc replace dev "$2" root tbf rate "$3" burst "${burst}kb" latency 50ms
 }
 
 _cluster_check_rate() {
