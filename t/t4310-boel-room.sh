@@ -1,11 +1,7 @@
 #!/bin/bash
 test_description='a target too small: refused before any download when the torrent says what the image unpacks to, else one clear write error with its errno'
-. "$(dirname "$0")/test-lib.sh" && . "$TEST_DIR/lib-server.sh"
+. "$(dirname "$0")/test-lib.sh" && . "$TEST_DIR/lib-seeder.sh"
 require_root
-require_cmd opentracker rsync python3
-
-BASE=$TRASH/base
-TPORT=$(free_port)
 
 # small DIR KBYTES: a tmpfs of that size on DIR (removed at exit).
 small() {
@@ -55,14 +51,7 @@ test_expect_success 'an image of 4 MB, and one whose torrent records no sizes' '
 '
 
 test_expect_success 'si_seeder serves them on loopback' '
-	si_seeder --base "$BASE" --address 127.0.0.1 --bt-port 0 \
-		--tracker-port "$TPORT" --rsync-port 0 \
-		>seeder.out 2>seeder.err &
-	SEEDER_PID=$! &&
-	test_atexit "kill_pid $SEEDER_PID" &&
-	wait_for_line 20 seeder.out "^si_seeder: ready: .* torrents 2$" &&
-	RSYNC_PORT=$(sed -n "s/.* rsync 127\.0\.0\.1:\([0-9]*\) .*/\1/p" seeder.out) &&
-	test -n "$RSYNC_PORT"
+	start_seeder && grep -q "^si_seeder: ready: .* torrents 2$" seeder.out
 '
 
 test_expect_success 'a 2 MB target: one clear error before anything is downloaded' '

@@ -56,8 +56,7 @@ _single_run() {
 			(v["file_kb"] + v["shmem_kb"]) / 1024, v["hwm_kb"] / 1024 }')
 	read -r wall cpu anon file hwm <<<"$fig"
 	[ "$m" != floor ] || SINGLE_FLOOR=$wall
-	IDEAL=$SINGLE_FLOOR
-	BENCH_RATE=loopback csv_row "$m" single 1 "$status" "$wall" "$wall" "" "" "" "" "" \
+	IDEAL=$SINGLE_FLOOR BENCH_RATE=loopback csv_row "$m" single 1 "$status" "$wall" "$wall" "" "" "" "" "" \
 		"$([ $status = ok ] && echo 1 || echo 0)" "$([ $status = ok ] && echo 0 || echo 1)" \
 		"${note:-peak RSS $hwm MB}" "$cpu,$anon,$file"
 	say "single $m: $status wall=${wall}s cpu=${cpu}s anon=${anon}MB file=${file}MB (floor ${SINGLE_FLOOR}s) $note"
