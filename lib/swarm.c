@@ -13,12 +13,9 @@
 #define READ_CHUNK (1 << 20)
 /* Seconds between the downloads' housekeeping (stall, completion and
  * error checks, a late joiner's catch-up): each check asks libtorrent's
- * thread for the torrent's status, and a reader woken for every 16 KiB
- * piece at 1 Gbit/s spent more time asking than extracting. */
+ * thread for the torrent's status, and a reader is woken for every 16 KiB
+ * piece at 1 Gbit/s. */
 #define CHECK_INTERVAL 0.1
-/* How long a reader waits for a whole chunk to be verified before it
- * takes what there is: fewer, larger reads. */
-#define GATHER_SECONDS 0.02
 /* Seconds a piece libtorrent called verified may take to reach the
  * staged file before we give up (swarm_config.landing_timeout = 0). */
 #define LANDING_TIMEOUT 30
@@ -441,7 +438,7 @@ ssize_t swarm_read(void *ctx, const void **buf)
 {
 	struct swarm_dl *d = ctx;
 	int64_t plen = d->info.piece_length, start, skip, limit, prefix;
-	double give_up = 0, gather_until;
+	double give_up = 0;
 	ssize_t n;
 	int waiting = 0;
 
@@ -449,18 +446,8 @@ ssize_t swarm_read(void *ctx, const void **buf)
 		return 0;
 	start = d->offset / plen * plen;
 	skip = d->offset - start;
-	gather_until = now_monotonic() + GATHER_SECONDS;
 	for (;;) {
 		prefix = bt_torrent_verified_prefix(d->t);
-		if (prefix > d->offset && !waiting &&
-		    prefix - start < READ_CHUNK && prefix < d->info.total_size &&
-		    !d->finished && now_monotonic() < gather_until) {
-			/* Less than a chunk: gather a little more first. */
-			swarm_pump(d->sw, 5);
-			if (d->failed)
-				return error("%s", d->failed);
-			continue;
-		}
 		if (prefix > d->offset) {
 			/* While a piece has not landed, look at it alone. */
 			limit = waiting ? start + plen : prefix;

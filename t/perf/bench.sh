@@ -491,7 +491,7 @@ fresh_storage() {
 	release_storage
 	truncate -s "$(( RUN_NEED * 2 ))k" "$WORK/run.img" &&
 	mkfs.ext4 -q -F "$WORK/run.img" &&
-	RUN_LOOP=$(losetup -f --show "$WORK/run.img") &&
+	RUN_LOOP=$(losetup -f --show --direct-io=on "$WORK/run.img") &&
 	mount "$RUN_LOOP" "$WORK/run" || die "cannot make a file system for the nodes"
 }
 

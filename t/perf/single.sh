@@ -33,7 +33,7 @@ _single_fresh() {
 	_single_umount
 	rm -f "$SINGLE_WORK/fs.img" && truncate -s "${mb}M" "$SINGLE_WORK/fs.img" &&
 	mkfs.ext4 -q -F "$SINGLE_WORK/fs.img" &&
-	SINGLE_LOOP=$(losetup -f --show "$SINGLE_WORK/fs.img") &&
+	SINGLE_LOOP=$(losetup -f --show --direct-io=on "$SINGLE_WORK/fs.img") &&
 	mkdir -p "$SINGLE_WORK/mnt" && mount "$SINGLE_LOOP" "$SINGLE_WORK/mnt" &&
 	mkdir "$SINGLE_WORK/mnt/t" || return 1
 	sync && echo 3 >/proc/sys/vm/drop_caches
