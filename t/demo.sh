@@ -21,6 +21,7 @@
 #   DEMO_IMAGE=auto         auto (debootstrap, else generated), debootstrap,
 #                           generated
 #   DEMO_SCHEDULE=stripe    si_seeder --schedule (stripe, plain, super)
+#   DEMO_COMPRESS=zstd      si_installbtimage --compress (zstd, gzip, none)
 #   DEMO_CACHE=/var/cache/swarmimager/demo   the image and its packing
 #   DEMO_MIRROR=            Debian mirror (default: the first deb.debian.org-
 #                           style URI of /etc/apt/sources*)
@@ -35,6 +36,7 @@ DEMO_NODES=${DEMO_NODES:-8}
 DEMO_RATE=${DEMO_RATE:-100mbit}
 DEMO_IMAGE=${DEMO_IMAGE:-auto}
 DEMO_SCHEDULE=${DEMO_SCHEDULE:-stripe}
+DEMO_COMPRESS=${DEMO_COMPRESS:-zstd}
 DEMO_CACHE=${DEMO_CACHE:-/var/cache/swarmimager/demo}
 DEMO_MIRROR=${DEMO_MIRROR:-}
 
@@ -50,6 +52,8 @@ fi
 	die "DEMO_NODES must be 1 to 64"
 case $DEMO_IMAGE in auto|debootstrap|generated) ;; *) die "DEMO_IMAGE: auto, debootstrap or generated" ;; esac
 case $DEMO_SCHEDULE in stripe|plain|super) ;; *) die "DEMO_SCHEDULE: stripe, plain or super" ;; esac
+case $DEMO_COMPRESS in zstd) TARBALL=image-demo.tar.zst ;; gzip) TARBALL=image-demo.tar.gz ;;
+none) TARBALL=image-demo.tar ;; *) die "DEMO_COMPRESS: zstd, gzip or none" ;; esac
 for c in si_installbtimage si_seeder si_boel ip tc opentracker rsync; do
 	command -v $c >/dev/null || die "needs $c (make; make deps)"
 done
@@ -122,9 +126,9 @@ pack() {
 	fi
 	say "packing with si_installbtimage"
 	si_installbtimage --base "$pb" --address "$(cluster_ip server)" --images demo \
-		-q | sed 's/^/    /' && [ "${PIPESTATUS[0]}" = 0 ] || return 1
+		--compress "$DEMO_COMPRESS" -q | sed 's/^/    /' && [ "${PIPESTATUS[0]}" = 0 ] || return 1
 	PACK=$pb
-	IMAGE_SIZE=$(stat -c %s "$pb/tarballs/image-demo.tar.gz")
+	IMAGE_SIZE=$(stat -c %s "$pb/tarballs/$TARBALL")
 }
 
 # ---- the run -------------------------------------------------------------
@@ -139,11 +143,11 @@ rate_bps() {
 start_server() {
 	local b="$WORK/base" f
 	mkdir -p "$b"/{tarballs,torrents,images,overrides,scripts,etc} || return 1
-	for f in image-demo.tar.gz image-demo.manifest; do
+	for f in "$TARBALL" image-demo.manifest; do
 		ln "$PACK/tarballs/$f" "$b/tarballs/$f" 2>/dev/null ||
 			cp "$PACK/tarballs/$f" "$b/tarballs/$f" || return 1
 	done
-	cp "$PACK/torrents/image-demo.tar.gz.torrent" "$b/torrents/" || return 1
+	cp "$PACK/torrents/$TARBALL.torrent" "$b/torrents/" || return 1
 	cluster_exec server si_seeder --base "$b" --address "$(cluster_ip server)" \
 		--schedule "$DEMO_SCHEDULE" >"$WORK/seeder.out" 2>"$WORK/seeder.err" &
 	SEEDER_PID=$!
@@ -246,7 +250,7 @@ summary() {
 		"server sent $(numfmt --to=iec-i --suffix=B "$tx") = $(awk -v a="$tx" -v b="$IMAGE_SIZE" 'BEGIN { printf "%.2f", a / b }') image sizes" \
 		"(one per node: $DEMO_NODES); $ok/$DEMO_NODES nodes ok"
 	echo "(the nodes share this machine's $(nproc) cores: load average $(cut -d' ' -f1-3 /proc/loadavg);" \
-		"gunzip and extraction of every node run here too)"
+		"decompression and extraction of every node run here too)"
 	[ "$ok" -eq "$DEMO_NODES" ]
 }
 
