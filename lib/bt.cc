@@ -1089,7 +1089,7 @@ bool same_endpoints(int fd, lt::tcp::endpoint const &local,
 // between the striping seed and a node, where each piece's round trip
 // paces the next: between nodes, Nagle's coalescing of the `have`s each
 // sends to every other node is worth more (32 nodes at 10 Mbit/s on two
-// cores were 6% slower with every socket without it).  The public API
+// cores were 6% slower with Nagle off on every socket).  The public API
 // names no socket, so the descriptor is the one of this process joining
 // the connection's two endpoints.
 void set_nodelay(lt::peer_connection_handle const &pc)
