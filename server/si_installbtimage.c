@@ -172,20 +172,17 @@ static int setup_compress(struct ctx *c, const struct options *o)
 	return 0;
 }
 
-/* --piece-size, else BT_PIECE_SIZE, else automatic. */
+/* BT_PIECE_SIZE, unless --piece-size (parsed with the options) was given. */
 static int setup_piece_size(struct ctx *c, const struct options *o)
 {
-	const char *s = o->piece_size, *src = "--piece-size";
+	const char *s = config_get(&c->conf, "BT_PIECE_SIZE");
 
-	if (!s) {
-		s = config_get(&c->conf, "BT_PIECE_SIZE");
-		if (!s || !*s)
-			return 0;
-		src = config_find(&c->conf, "BT_PIECE_SIZE")->source;
-	}
+	if (o->piece_size || !s || !*s)
+		return 0;
 	if (torrent_piece_size_parse(s, &c->piece_size) < 0)
 		return error("%s: bad piece size '%s' (auto, or a power of two "
-			     "from 16K to 16M)", src, s);
+			     "from 16K to 16M)",
+			     config_find(&c->conf, "BT_PIECE_SIZE")->source, s);
 	return 0;
 }
 
@@ -384,10 +381,9 @@ static int refresh_torrent(const struct ctx *c, const struct job *j,
 	char *seed = torrent_web_seed(c->web_seed, n->tarname);
 	int same = !strcmp(old->announce, c->announce) &&
 		   !strcmp(old->web_seed, seed ? seed : "-");
-	int ret = -1;
-
 	int piece = c->piece_size ? c->piece_size :
 		    torrent_piece_size((int64_t)old->size);
+	int ret = -1;
 
 	if (same && !bt_torrent_file_info(n->torrent, &info, NULL, 0) &&
 	    !strcmp(info.info_hash, old->info_hash) &&

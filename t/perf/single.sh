@@ -62,9 +62,14 @@ _single_run() {
 	say "single $m: $status wall=${wall}s cpu=${cpu}s anon=${anon}MB file=${file}MB (floor ${SINGLE_FLOOR}s) $note"
 }
 
+# _single_port: a free TCP port on 127.0.0.1.
+_single_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 _single_seeder_up() {
 	local b=$SINGLE_WORK/base i
-	SINGLE_TPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	SINGLE_TPORT=$(_single_port)
 	mkdir -p "$b/etc" && printf 'BT_TRACKER_PORT=%s\n' "$SINGLE_TPORT" >"$b/etc/bittorrent.conf" &&
 	si_installbtimage --base "$b" --address 127.0.0.1 --images single \
 		--compress "${SI_BENCH_COMPRESS:-zstd}" ${SI_BENCH_PACK_OPTS:-} -q >"$SINGLE_WORK/pack.log" 2>&1 ||
@@ -84,7 +89,7 @@ _single_seeder_up() {
 
 _single_rsyncd_up() {
 	local i
-	SINGLE_RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	SINGLE_RPORT=$(_single_port)
 	printf 'use chroot = no\nuid = root\ngid = root\n[tree]\npath = %s\nread only = yes\n' \
 		"$SINGLE_TREE" >"$SINGLE_WORK/rsyncd.conf"
 	rsync --daemon --no-detach --address=127.0.0.1 --port="$SINGLE_RPORT" \
