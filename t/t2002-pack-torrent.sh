@@ -28,6 +28,15 @@ test_expect_success 'announce URL from BT_INTERFACE and BT_TRACKER_PORT' '
 	grep -qx "files=single" info
 '
 
+# The record outside the info dictionary: the manifest's file sizes summed
+# (its 6th field) and its entries counted, independently of our code.
+test_expect_success 'the torrent records what its tarball unpacks to' '
+	M=$B/tarballs/image-small.manifest &&
+	want=$(awk -F"\t" "NR > 1 { b += \$6; n++ } END { print b \"/\" n }" "$M") &&
+	grep -qx "unpacked=$want" info &&
+	echo "unpacked $want"
+'
+
 test_expect_success 'aria2c agrees on the info-hash and the announce URL' '
 	aria2c -S "$T" >aria &&
 	grep -qix "Info Hash: $hash" aria &&

@@ -78,6 +78,24 @@ test_expect_success 'a missing torrent is written again without re-packing' '
 	test -f "$TT"
 '
 
+test_expect_success 'a changed piece size (--piece-size, BT_PIECE_SIZE) rewrites only the torrent' '
+	ident >before &&
+	run --images small --piece-size 64K >out && cat out &&
+	grep -q "^image-small.tar.gz torrent " out &&
+	test "$(stat -c %i "$TB")" = "$(head -n 1 before | cut -d" " -f1)" &&
+	python3 "$TEST_DIR"/lib/torrent-info.py "$TT" "$TB" >info &&
+	grep -qx "piece-length=65536" info && grep -qx "pieces=ok" info &&
+	run --images small --piece-size 64K >out && grep -q "unchanged" out &&
+	mkdir -p "$B"/etc && echo BT_PIECE_SIZE=1M >"$B"/etc/bittorrent.conf &&
+	run --images small >out && grep -q "^image-small.tar.gz torrent " out &&
+	python3 "$TEST_DIR"/lib/torrent-info.py "$TT" >info &&
+	grep -qx "piece-length=1048576" info &&
+	rm "$B"/etc/bittorrent.conf &&
+	run --images small >out && grep -q "^image-small.tar.gz torrent " out &&
+	python3 "$TEST_DIR"/lib/torrent-info.py "$TT" >info &&
+	grep -qx "piece-length=16384" info
+'
+
 test_expect_success 'a changed compression re-packs and drops the old one' '
 	run --images small --compress zstd >out &&
 	grep -q "^image-small.tar.zst packed" out &&

@@ -27,7 +27,11 @@ test_expect_success 'unknown option: exit 2' '
 	expect_exit 2 si_installbtimage --base "$B" extra-arg 2>err &&
 	head -n 1 err | grep -q "unexpected argument .extra-arg." &&
 	expect_exit 2 si_installbtimage --base "$B" --compress=lzma 2>err &&
-	head -n 1 err | grep -q "unknown compression .lzma."
+	head -n 1 err | grep -q "unknown compression .lzma." &&
+	expect_exit 2 si_installbtimage --base "$B" --piece-size 100K 2>err &&
+	head -n 1 err | grep -q "bad --piece-size .100K. (auto, or a power of two from 16K to 16M)" &&
+	expect_exit 2 si_installbtimage --base "$B" --piece-size 32M 2>err &&
+	head -n 1 err | grep -q "bad --piece-size .32M."
 '
 
 test_expect_success 'image names with / or .. are refused: exit 2' '
@@ -56,6 +60,14 @@ test_expect_success 'a bad BT_COMPRESS: exit 1' '
 	expect_exit 1 run 2>err &&
 	one_line err | grep -q "bittorrent.conf:1: unknown compression .rar." &&
 	rm "$B"/etc/bittorrent.conf
+'
+
+test_expect_success 'a bad BT_PIECE_SIZE: exit 1, nothing written' '
+	mkdir -p "$B"/etc && echo BT_PIECE_SIZE=3000 >"$B"/etc/bittorrent.conf &&
+	expect_exit 1 run 2>err &&
+	one_line err | grep -q "bittorrent.conf:1: bad piece size .3000." &&
+	rm "$B"/etc/bittorrent.conf &&
+	snap >now && test_cmp good now
 '
 
 test_expect_success 'leftovers of an interrupted run are removed' '

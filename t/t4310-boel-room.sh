@@ -66,6 +66,15 @@ test_expect_success 'a 2 MB target: one clear error before anything is downloade
 	grep FAILED tiny.out
 '
 
+test_expect_success 'room but too few inodes: refused before any download' '
+	mkdir -p few && mount -t tmpfs -o size=16m,nr_inodes=4 tmpfs few &&
+	test_atexit "umount $TRASH/few" &&
+	expect_exit 1 boel_install img few &&
+	cat few.err &&
+	grep "not enough inodes on the target .*few.: the image has [0-9]* entries, [0-3] inodes free; make the file system with more (mkfs -N)" few.err &&
+	test -z "$(ls -A few)"
+'
+
 test_expect_success 'staged on the target too: the extracted image counts as well' '
 	small both 8192 &&
 	expect_exit 1 env TMPDIR="$TRASH" si_boel --target both \

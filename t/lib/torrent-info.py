@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """torrent-info.py FILE [DATA]: prints a .torrent's fields as KEY=VALUE lines
-(info-hash, name, length, piece-length, announce, url-list, creation-date),
+(info-hash, name, length, piece-length, announce, url-list, creation-date,
+unpacked: SwarmImager's "swarmimager unpacked" record as BYTES/ENTRIES or none),
 decoding the bencoding here, independently of libtorrent.  With DATA,
 also checks every piece's SHA-1 against that file and prints pieces=ok or
 pieces=bad."""
@@ -49,6 +50,8 @@ if isinstance(ul, bytes):
 print("url-list=%s" % " ".join(u.decode() for u in ul))
 print("creation-date=%s" % top.get(b"creation date", "none"))
 print("files=%s" % ("multi" if b"files" in info else "single"))
+up = top.get(b"swarmimager unpacked")
+print("unpacked=%s" % ("%d/%d" % (up[b"bytes"], up[b"entries"]) if up else "none"))
 if len(sys.argv) > 2:
     plen, pieces = info[b"piece length"], info[b"pieces"]
     good = True

@@ -124,6 +124,32 @@ static void test_stage(void)
 	free(dir);
 }
 
+/* RAM staging needs the node's memory too: with 150 MiB (the override
+ * stands for free space and MemAvailable alike) a tarball of 1000 bytes
+ * needs its breathing room and 256 MiB kept: the target is chosen. */
+static void test_stage_memory(void)
+{
+	char tmpl[] = "/var/tmp/si-unit-stage.XXXXXX", *target = mkdtemp(tmpl);
+	struct stage_request r = {
+		.size = 1000, .target = target, .free_override = 150 << 20,
+	};
+	const char *kind = "";
+	char *dir = target ? stage_choose(&r, &kind) : NULL;
+
+	ok(dir && !strcmp(kind, "target") && !strncmp(dir, target, strlen(target)),
+	   "too little memory for RAM: staged on the target (%s, %s)", kind,
+	   dir ? dir : "-");
+	r.free_override = (int64_t)(400ULL << 20);
+	free(dir);
+	dir = target ? stage_choose(&r, &kind) : NULL;
+	ok(dir && !strcmp(kind, "ram"), "with 400 MiB: RAM (%s)", kind);
+	if (dir)
+		remove_tree(dir);
+	free(dir);
+	if (target)
+		remove_tree(target);
+}
+
 static void test_target_room(void)
 {
 	struct stage_request r = {
@@ -155,6 +181,7 @@ int main(int argc, char **argv)
 	test_linger();
 	test_fetch();
 	test_stage();
+	test_stage_memory();
 	test_target_room();
 	return tap_done();
 }
