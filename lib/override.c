@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "opts.h"
 #include "override.h"
@@ -26,37 +27,6 @@ static int add(struct override_list *l, const char *name, const char *why,
 	return 0;
 }
 
-/* Splits a cluster.txt line into 4 fields (missing ones empty). */
-static int split_line(char *line, char *f[4])
-{
-	char *hash = strchr(line, '#');
-
-	if (hash)
-		*hash = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	while (*line == ' ' || *line == '\t')
-		line++;
-	if (!*line)
-		return 0;
-	for (int i = 0; i < 4; i++) {
-		char *c = line ? strchr(line, ':') : NULL;
-
-		f[i] = line ? line : "";
-		if (c)
-			*c++ = '\0';
-		line = c;
-	}
-	for (int i = 0; i < 4; i++) {
-		size_t n;
-
-		f[i] += strspn(f[i], " \t");
-		n = strlen(f[i]);
-		while (n && (f[i][n - 1] == ' ' || f[i][n - 1] == '\t'))
-			f[i][--n] = '\0';
-	}
-	return 1;
-}
-
 /* Adds the overrides of the lines matching host (or "*" when host is
  * NULL). */
 static int add_cluster(struct override_list *l, const char *txt,
@@ -67,9 +37,9 @@ static int add_cluster(struct override_list *l, const char *txt,
 
 	for (line = strtok_r(copy, "\n", &save); line && !ret;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char *f[4];
+		char *f[CLUSTER_FIELDS];
 
-		if (!split_line(line, f))
+		if (!cluster_split(line, f))
 			continue;
 		if (host ? strcmp(f[0], host) : strcmp(f[0], "*"))
 			continue;
@@ -141,9 +111,9 @@ char *override_image_for_host(const char *txt, const char *host)
 	copy = xstrdup(txt);
 	for (line = strtok_r(copy, "\n", &save); line && !found;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char *f[4];
+		char *f[CLUSTER_FIELDS];
 
-		if (split_line(line, f) && !strcmp(f[0], host) && *f[2])
+		if (cluster_split(line, f) && !strcmp(f[0], host) && *f[2])
 			found = xstrdup(f[2]);
 	}
 	free(copy);
