@@ -60,21 +60,25 @@ char *netboot_dnsmasq_conf(const struct netboot_server *s)
 			"dhcp-boot=tag:!ipxe,tag:!efi64," NETBOOT_BIOS_LOADER "\n"
 			"dhcp-boot=tag:!ipxe,tag:efi64," NETBOOT_EFI_LOADER "\n",
 			s->dhcp_range);
+		/* iPXE itself: the script, over HTTP.  Without this a node
+		 * would load iPXE again and again. */
+		fprintf(f, "dhcp-boot=tag:ipxe,%s\n", url);
 	} else {
+		/* In proxy-DHCP a boot file goes through the PXE menu (boot
+		 * server discovery), iPXE's included. */
+		static const char *const csa[] = { "x86PC", "X86-64_EFI",
+						   "BC_EFI" };
+
 		fprintf(f, "# Proxy-DHCP: the site's DHCP server hands out the "
 			"addresses; we answer PXE only.\n"
 			"dhcp-range=%s,proxy\n"
-			"pxe-prompt=\"SwarmImager\",0\n"
-			"pxe-service=tag:!ipxe,x86PC,\"SwarmImager\","
-			NETBOOT_BIOS_LOADER "\n"
-			"pxe-service=tag:!ipxe,X86-64_EFI,\"SwarmImager\","
-			NETBOOT_EFI_LOADER "\n"
-			"pxe-service=tag:!ipxe,BC_EFI,\"SwarmImager\","
-			NETBOOT_EFI_LOADER "\n", s->address);
+			"pxe-prompt=\"SwarmImager\",0\n", s->address);
+		for (size_t i = 0; i < ARRAY_SIZE(csa); i++)
+			fprintf(f, "pxe-service=tag:!ipxe,%s,\"SwarmImager\",%s\n"
+				"pxe-service=tag:ipxe,%s,\"SwarmImager\",%s\n",
+				csa[i], i ? NETBOOT_EFI_LOADER :
+				NETBOOT_BIOS_LOADER, csa[i], url);
 	}
-	/* iPXE itself: the script, over HTTP.  Without this a node would
-	 * load iPXE again and again. */
-	fprintf(f, "dhcp-boot=tag:ipxe,%s\n", url);
 	free(url);
 	return text_close(f, &buf);
 }

@@ -74,8 +74,12 @@ static void test_dnsmasq(void)
 	s.dhcp_range = NULL;
 	c = netboot_dnsmasq_conf(&s);
 	ok(strstr(c, "\ndhcp-range=10.0.0.1,proxy\n") &&
-	   strstr(c, "pxe-service=tag:!ipxe,x86PC,\"SwarmImager\",undionly.kpxe\n"),
+	   strstr(c, "pxe-service=tag:!ipxe,x86PC,\"SwarmImager\",undionly.kpxe\n") &&
+	   strstr(c, "pxe-service=tag:!ipxe,X86-64_EFI,\"SwarmImager\",snponly.efi\n"),
 	   "proxy-DHCP answers PXE only");
+	ok(strstr(c, "pxe-service=tag:ipxe,x86PC,\"SwarmImager\","
+		  "http://10.0.0.1:8070/boot.ipxe\n") && !strstr(c, "dhcp-boot"),
+	   "proxy-DHCP sends iPXE to the script through the PXE menu");
 	free(c);
 }
 
