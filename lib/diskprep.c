@@ -555,7 +555,7 @@ static int plan_boot(struct diskprep *dp, const char *want)
 	const struct disklayout *dl = dp->dl;
 	const struct dl_part *esp = disklayout_esp(dl, &dp->esp);
 	const struct dl_part *bb = disklayout_bios_boot(dl);
-	int num;
+	int num, i;
 
 	if (node_firmware(dp, want) < 0)
 		return -1;
@@ -565,13 +565,11 @@ static int plan_boot(struct diskprep *dp, const char *want)
 			"or BIOS boot partition: no boot checks");
 		return 0;
 	}
-	if (bb && locate(dl, bb->dev, &num) >= 0)
-		dp->boot_disk = (size_t)locate(dl, bb->dev, &num);
-	if (esp) {
-		for (size_t k = 0; k < dl->nfss; k++)
-			if (&dl->fss[k] == dp->esp)
-				dp->esp_dev = xstrdup(dp->fss[k].dev);
-	}
+	if (bb && (i = locate(dl, bb->dev, &num)) >= 0)
+		dp->boot_disk = (size_t)i;
+	for (size_t k = 0; esp && k < dl->nfss; k++)
+		if (&dl->fss[k] == dp->esp)
+			dp->esp_dev = xstrdup(dp->fss[k].dev);
 	return dp->firmware == DISKPREP_FW_UEFI ? plan_uefi(dp, esp) :
 		plan_bios(dp, esp, bb);
 }
@@ -1160,8 +1158,8 @@ int diskprep_bootloader(struct diskprep *dp, int *done)
 	if (!have)
 		verbose("no %s in the image: no bootloader installed", gi);
 	else if (dp->firmware == DISKPREP_FW_UEFI && !dp->esp)
-		verbose("the layout has no EFI system partition: no "
-			"bootloader installed on this UEFI node");
+		notice("the layout has no EFI system partition: no boot "
+		       "loader installed on this UEFI node");
 	else if (bind_into(dp, "/dev") < 0 || bind_into(dp, "/proc") < 0 ||
 		 bind_into(dp, "/sys") < 0)
 		ret = -1;
