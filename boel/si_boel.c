@@ -55,6 +55,7 @@ struct settings {
 	const char *imageserver, *imagename, *overrides, *staging;
 	const char *hostname, *groupname, *monitor_server;
 	const char *disks, *diskorder;	/* DISKS=auto|yes|no, DISKORDER */
+	const char *firmware;	/* SI_FIRMWARE=auto|bios|uefi */
 	int seed_wait, overlap;
 	long upload_min;	/* KB/s */
 	long polling_time;	/* s */
@@ -129,7 +130,7 @@ static const char *known_keys[] = {
 	"IMAGESERVER", "IMAGENAME", "OVERRIDES", "BITTORRENT_STAGING",
 	"BITTORRENT_SEED_WAIT", "BITTORRENT_UPLOAD_MIN",
 	"BITTORRENT_POLLING_TIME", "HOSTNAME", "GROUPNAME", "MONITOR_SERVER",
-	"BITTORRENT_OVERLAP", "DISKS", "DISKORDER", NULL,
+	"BITTORRENT_OVERLAP", "DISKS", "DISKORDER", "SI_FIRMWARE", NULL,
 };
 
 static int bad_value(const struct config *c, const char *key,
@@ -198,6 +199,10 @@ static int check_settings(struct boel *b)
 	s->monitor_server = config_get(c, "MONITOR_SERVER");
 	s->disks = config_get(c, "DISKS");
 	s->diskorder = config_get(c, "DISKORDER");
+	s->firmware = config_get(c, "SI_FIRMWARE");
+	if (s->firmware && strcmp(s->firmware, "auto") &&
+	    strcmp(s->firmware, "bios") && strcmp(s->firmware, "uefi"))
+		return bad_value(c, "SI_FIRMWARE", "expected auto, bios or uefi");
 	if (s->disks && strcmp(s->disks, "auto") && strcmp(s->disks, "yes") &&
 	    strcmp(s->disks, "no"))
 		return bad_value(c, "DISKS", "expected auto, yes or no");
@@ -908,7 +913,8 @@ static int prepare_disks(struct boel *b)
 {
 	const char *mode = b->s.disks ? b->s.disks :
 		b->layout_file ? "yes" : "no";
-	struct diskprep_opts o = { b->root, b->s.diskorder, NULL };
+	struct diskprep_opts o = { b->root, b->s.diskorder, NULL,
+				   b->s.firmware };
 	int have;
 
 	if (!strcmp(mode, "no"))

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "disklayout.h"
 #include "log.h"
@@ -109,6 +110,7 @@ void disklayout_release(struct disklayout *dl)
 		free(arr);
 	}
 	free(dl->host);
+	free(dl->firmware);
 	memset(dl, 0, sizeof(*dl));
 }
 
@@ -253,13 +255,20 @@ char *disklayout_format(const struct disklayout *dl, const char *comment)
 		}
 		free(copy);
 	}
-	if (dl->host) {
-		char *esc = disklayout_escape(dl->host);
+	/* name first: readers of the first version look for "name=". */
+	if (dl->host || dl->firmware) {
+		char *esc = disklayout_escape(dl->host ? dl->host : "");
 
 		sb_add(&b, "host name=");
 		sb_add(&b, esc);
-		sb_add(&b, "\n");
 		free(esc);
+		if (dl->firmware) {
+			esc = disklayout_escape(dl->firmware);
+			sb_add(&b, " firmware=");
+			sb_add(&b, esc);
+			free(esc);
+		}
+		sb_add(&b, "\n");
 	}
 	for (size_t t = 0; t < ARRAY_SIZE(rectypes); t++) {
 		const struct rectype *rt = &rectypes[t];
@@ -338,6 +347,36 @@ static int parse_fields(const struct rectype *rt, char *elem, char *rest,
 	return 0;
 }
 
+/* "host name=NAME [firmware=uefi|bios]": an empty name is unknown. */
+static int parse_host(struct disklayout *dl, char *rest, const char *name,
+		      int lineno)
+{
+	char *save = NULL, **to;
+	int named = 0;
+
+	for (char *w = strtok_r(rest, " \t", &save); w;
+	     w = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(w, '=');
+
+		if (!eq || eq == w)
+			return error("%s:%d: malformed field '%s' (want key=value)",
+				     name, lineno, w);
+		*eq++ = '\0';
+		if (!strcmp(w, "name"))
+			to = &dl->host, named = 1;
+		else if (!strcmp(w, "firmware"))
+			to = &dl->firmware;
+		else
+			continue;	/* a later version's field */
+		disklayout_unescape(eq);
+		free(*to);
+		*to = *eq ? xstrdup(eq) : NULL;
+	}
+	if (!named)
+		return error("%s:%d: host record without name", name, lineno);
+	return 0;
+}
+
 static int parse_line(struct disklayout *dl, char *line, const char *name,
 		      int lineno)
 {
@@ -346,19 +385,8 @@ static int parse_line(struct disklayout *dl, char *line, const char *name,
 
 	if (*rest)
 		*rest++ = '\0';
-	if (!strcmp(line, "host")) {
-		char *v = strstr(rest, "name=");
-
-		if (!v)
-			return error("%s:%d: host record without name", name,
-				     lineno);
-		v += 5;
-		v[strcspn(v, " \t")] = '\0';
-		disklayout_unescape(v);
-		free(dl->host);
-		dl->host = xstrdup(v);
-		return 0;
-	}
+	if (!strcmp(line, "host"))
+		return parse_host(dl, rest, name, lineno);
 	rt = rectype(line);
 	if (!rt)
 		return 0;	/* a later version's record */
@@ -421,5 +449,43 @@ const struct dl_fs *disklayout_fs(const struct disklayout *dl,
 	for (size_t i = 0; i < dl->nfss; i++)
 		if (!strcmp(dl->fss[i].dev, dev))
 			return &dl->fss[i];
+	return NULL;
+}
+
+/* GPT type GUIDs compare without regard to case; DOS types as hex. */
+static int is_type(const struct dl_part *p, const char *gpt, const char *dos)
+{
+	if (!p->type)
+		return 0;
+	if (gpt && !strcasecmp(p->type, gpt))
+		return 1;
+	return dos && !strcasecmp(p->type + (!strncasecmp(p->type, "0x", 2) ?
+					     2 : 0), dos);
+}
+
+const struct dl_part *disklayout_esp(const struct disklayout *dl,
+				     const struct dl_fs **fs)
+{
+	for (size_t k = 0; k < dl->nparts; k++) {
+		const struct dl_part *p = &dl->parts[k];
+		const struct dl_fs *f = disklayout_fs(dl, p->dev);
+
+		if (is_type(p, DL_TYPE_ESP, DL_TYPE_ESP_DOS) && f &&
+		    !strcmp(f->type, "vfat")) {
+			if (fs)
+				*fs = f;
+			return p;
+		}
+	}
+	if (fs)
+		*fs = NULL;
+	return NULL;
+}
+
+const struct dl_part *disklayout_bios_boot(const struct disklayout *dl)
+{
+	for (size_t k = 0; k < dl->nparts; k++)
+		if (is_type(&dl->parts[k], DL_TYPE_BIOS_BOOT, NULL))
+			return &dl->parts[k];
 	return NULL;
 }

@@ -80,8 +80,18 @@ struct dl_fstab {
 	int freq, passno;
 };
 
+/* Partition types that matter for booting (GPT type GUIDs as sfdisk
+ * prints them; DOS types in hex). */
+#define DL_TYPE_ESP		"C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+#define DL_TYPE_ESP_DOS		"ef"
+#define DL_TYPE_BIOS_BOOT	"21686148-6449-6E6F-744E-656564454649"
+
 struct disklayout {
 	char *host;		/* "host" record: the golden client's name */
+	char *firmware;		/* "host" record: "uefi" or "bios" (what
+				 * the golden client booted with), NULL when
+				 * not recorded; other words are kept as
+				 * they are, for later versions */
 	struct dl_disk *disks;		size_t ndisks;
 	struct dl_part *parts;		size_t nparts;
 	struct dl_fs *fss;		size_t nfss;
@@ -117,6 +127,16 @@ const struct dl_disk *disklayout_disk(const struct disklayout *dl,
 				      const char *dev);
 const struct dl_fs *disklayout_fs(const struct disklayout *dl,
 				  const char *dev);
+
+/* The EFI system partition: the first partition of type DL_TYPE_ESP
+ * (GPT) or "ef" (DOS) that holds a vfat filesystem; *fs (when fs is not
+ * NULL) gets that filesystem.  Returns NULL (and *fs NULL) when there is
+ * none.  Owned by dl. */
+const struct dl_part *disklayout_esp(const struct disklayout *dl,
+				     const struct dl_fs **fs);
+/* The first GPT BIOS boot partition (DL_TYPE_BIOS_BOOT, where GRUB for
+ * BIOS embeds its core image), or NULL.  Owned by dl. */
+const struct dl_part *disklayout_bios_boot(const struct disklayout *dl);
 
 /* Escapes a value for the format (spaces, control bytes, '\\' and bytes
  * >= 0x7f as \ooo), newly allocated; the caller frees it.

@@ -45,6 +45,7 @@ void diskprep_release(struct diskprep *dp)
 	free(dp->bound);
 	free(dp->root);
 	free(dp->sys);
+	free(dp->esp_dev);
 	memset(dp, 0, sizeof(*dp));
 }
 
@@ -445,6 +446,134 @@ static int plan_fs(struct diskprep *dp)
 	return 0;
 }
 
+/* --- firmware and boot ------------------------------------------------ */
+
+const char *diskprep_firmware_name(enum diskprep_firmware fw)
+{
+	return fw == DISKPREP_FW_UEFI ? "uefi" : "bios";
+}
+
+/* The node's firmware: SI_FIRMWARE when it says, else SYS/firmware/efi. */
+static int node_firmware(struct diskprep *dp, const char *want)
+{
+	char *efi = path_join(dp->sys, "firmware/efi");
+	struct stat st;
+	int uefi = stat(efi, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(efi);
+	if (want && !strcmp(want, "uefi"))
+		dp->firmware = DISKPREP_FW_UEFI;
+	else if (want && !strcmp(want, "bios"))
+		dp->firmware = DISKPREP_FW_BIOS;
+	else if (want && *want && strcmp(want, "auto"))
+		return error("invalid SI_FIRMWARE='%s': expected auto, bios "
+			     "or uefi", want);
+	else
+		dp->firmware = uefi ? DISKPREP_FW_UEFI : DISKPREP_FW_BIOS;
+	notice("this node boots with %s firmware (%s)",
+	       dp->firmware == DISKPREP_FW_UEFI ? "UEFI" : "BIOS",
+	       want && strcmp(want, "auto") ? "SI_FIRMWARE" :
+	       uefi ? "/sys/firmware/efi exists" : "no /sys/firmware/efi");
+	return 0;
+}
+
+/* What the layout boots with, for messages: "firmware=uefi", "no
+ * firmware recorded". */
+static const char *fw_recorded(const struct disklayout *dl, char *buf,
+			       size_t n)
+{
+	if (dl->firmware)
+		snprintf(buf, n, "recorded firmware=%s", dl->firmware);
+	else
+		snprintf(buf, n, "no firmware recorded");
+	return buf;
+}
+
+static int plan_uefi(struct diskprep *dp, const struct dl_part *esp)
+{
+	const struct disklayout *dl = dp->dl;
+	char fw[64];
+
+	if (!esp)
+		return error("cannot install for this node's UEFI firmware: "
+			     "the layout of %s (%s%s) has no EFI system "
+			     "partition (type %s, or ef on DOS, with vfat); "
+			     "boot the node in legacy BIOS mode, capture a "
+			     "golden client that has an ESP mounted at "
+			     "/boot/efi, or set SI_FIRMWARE=bios to install "
+			     "for BIOS anyway", dl->host ? dl->host : "the image",
+			     fw_recorded(dl, fw, sizeof(fw)),
+			     disklayout_bios_boot(dl) ?
+			     ", a BIOS boot partition" : "", DL_TYPE_ESP);
+	if (!dp->esp->mount || dp->esp->mount[0] != '/' ||
+	    !strcmp(dp->esp->mount, "/"))
+		return error("cannot install for this node's UEFI firmware: "
+			     "the EFI system partition %s of the layout has no "
+			     "mount point (want mount=/boot/efi)", esp->dev);
+	notice("the layout boots with UEFI (%s): EFI system partition %s "
+	       "at %s", fw_recorded(dl, fw, sizeof(fw)), esp->dev,
+	       dp->esp->mount);
+	return 0;
+}
+
+static int plan_bios(struct diskprep *dp, const struct dl_part *esp,
+		     const struct dl_part *bb)
+{
+	const struct disklayout *dl = dp->dl;
+	const struct dl_disk *d = &dl->disks[dp->boot_disk];
+	int uefi_only = dl->firmware ? !strcmp(dl->firmware, "uefi") : !!esp;
+	char fw[64];
+
+	if (strcmp(d->table, "gpt") || bb) {
+		notice("the layout boots with BIOS (%s): GRUB on %s%s%s",
+		       fw_recorded(dl, fw, sizeof(fw)), dp->disks[dp->boot_disk],
+		       bb ? ", BIOS boot partition " : " (DOS)",
+		       bb ? bb->dev : "");
+		return 0;
+	}
+	if (uefi_only)
+		return error("cannot install for this node's BIOS firmware: "
+			     "the layout of %s (%s%s) has a GPT disk %s "
+			     "without a BIOS boot partition (type %s), where "
+			     "GRUB for BIOS must go; boot the node with UEFI, "
+			     "add a 1 MiB BIOS boot partition to the golden "
+			     "client's disk and capture it again, or set "
+			     "SI_FIRMWARE=uefi to install for UEFI anyway",
+			     dl->host ? dl->host : "the image",
+			     fw_recorded(dl, fw, sizeof(fw)),
+			     esp ? ", an EFI system partition" : "", d->dev,
+			     DL_TYPE_BIOS_BOOT);
+	warning("the layout (%s) has a GPT disk %s without a BIOS boot "
+		"partition: GRUB for BIOS may not install", fw_recorded(dl, fw,
+		sizeof(fw)), d->dev);
+	return 0;
+}
+
+/* Decides the node's firmware and whether the layout can boot with it. */
+static int plan_boot(struct diskprep *dp, const char *want)
+{
+	const struct disklayout *dl = dp->dl;
+	const struct dl_part *esp = disklayout_esp(dl, &dp->esp);
+	const struct dl_part *bb = disklayout_bios_boot(dl);
+	int num, i;
+
+	if (node_firmware(dp, want) < 0)
+		return -1;
+	dp->boots = dl->firmware || esp || bb;
+	if (!dp->boots) {
+		verbose("the layout records no firmware, EFI system partition "
+			"or BIOS boot partition: no boot checks");
+		return 0;
+	}
+	if (bb && (i = locate(dl, bb->dev, &num)) >= 0)
+		dp->boot_disk = (size_t)i;
+	for (size_t k = 0; esp && k < dl->nfss; k++)
+		if (&dl->fss[k] == dp->esp)
+			dp->esp_dev = xstrdup(dp->fss[k].dev);
+	return dp->firmware == DISKPREP_FW_UEFI ? plan_uefi(dp, esp) :
+		plan_bios(dp, esp, bb);
+}
+
 int diskprep_plan(struct diskprep *dp, const struct disklayout *dl,
 		  const struct diskprep_opts *o)
 {
@@ -462,7 +591,7 @@ int diskprep_plan(struct diskprep *dp, const struct disklayout *dl,
 	for (size_t i = 0; i < dl->ndisks; i++)
 		if (check_disk(dp, i) < 0)
 			return -1;
-	if (plan_fs(dp) < 0)
+	if (plan_fs(dp) < 0 || plan_boot(dp, o->firmware) < 0)
 		return -1;
 	for (size_t i = 0; i < dl->ndisks; i++) {
 		char h[32];
@@ -520,8 +649,10 @@ static char *sfdisk_script(struct diskprep *dp, size_t i)
 	return s;
 }
 
-/* Runs argv; on failure reports its stderr.  Returns 0 or -1. */
-static int run(const char *what, const char *const *argv, const char *input)
+/* Runs argv; on failure reports its stderr, as a warning when warn is
+ * set.  Returns 0 or -1. */
+static int run(const char *what, const char *const *argv, const char *input,
+	       int warn)
 {
 	char *err = NULL, *out = NULL, *line = command_line(argv);
 	int rc;
@@ -536,8 +667,12 @@ static int run(const char *what, const char *const *argv, const char *input)
 
 		while (*e && e[strlen(e) - 1] == '\n')
 			e[strlen(e) - 1] = '\0';
-		error("cannot %s: '%s' exited with %d%s%s", what, line, rc,
-		      *e ? ": " : "", e);
+		if (warn)
+			warning("cannot %s: '%s' exited with %d%s%s", what,
+				line, rc, *e ? ": " : "", e);
+		else
+			error("cannot %s: '%s' exited with %d%s%s", what, line,
+			      rc, *e ? ": " : "", e);
 		err = e;
 	}
 	free(err);
@@ -634,7 +769,7 @@ static int partition(struct diskprep *dp, size_t i)
 
 	debug("sfdisk script for %s:\n%s", dp->disks[i], script);
 	notice("partitioning %s (%s)", dp->disks[i], dp->dl->disks[i].table);
-	ret = run("partition the disk", argv, script);
+	ret = run("partition the disk", argv, script, 0);
 	free(script);
 	if (ret < 0)
 		return -1;
@@ -732,7 +867,7 @@ static int make_fs(struct diskprep_fs *f)
 	argv[n] = NULL;
 	notice("making %s on %s%s%s", r->type, f->dev,
 	       r->mount ? " for " : "", r->mount ? r->mount : "");
-	ret = run("make a filesystem", argv, NULL);
+	ret = run("make a filesystem", argv, NULL, 0);
 	free(prog);
 	free(bs);
 	free(is);
@@ -913,12 +1048,107 @@ static int bind_into(struct diskprep *dp, const char *what)
 	return ret;
 }
 
+/* The boot entry's name: the image's os-release ID ("debian"), as
+ * grub-install wants it (a directory name under EFI/). */
+static char *distributor(struct diskprep *dp)
+{
+	char *p = path_join(dp->root, "etc/os-release");
+	char *t = read_file(p, NULL, 1), *id = NULL;
+
+	for (char *l = t; l && *l && !id; l = strchr(l, '\n') ?
+	     strchr(l, '\n') + 1 : NULL) {
+		size_t n;
+
+		if (strncmp(l, "ID=", 3))
+			continue;
+		l += 3 + (l[3] == '"');
+		n = strspn(l, "abcdefghijklmnopqrstuvwxyz0123456789._-");
+		if (n)
+			id = strndup(l, n);
+	}
+	free(t);
+	free(p);
+	return id ? id : xstrdup("debian");
+}
+
+/* Mounts efivarfs on the chroot's /sys/firmware/efi/efivars unless it is
+ * there already (the bound /sys brings the node's when it has one).
+ * Returns 0, or -1 (no message) when the node has no EFI variables. */
+static int efivars_into(struct diskprep *dp)
+{
+	char *at = path_join(dp->root, "sys/firmware/efi/efivars");
+	struct stat st;
+	int ret = 0;
+
+	if (stat(at, &st) < 0 || !S_ISDIR(st.st_mode))
+		ret = -1;
+	else if (mount("efivarfs", at, "efivarfs", 0, NULL) == 0)
+		note_mount(&dp->bound, &dp->nbound, at);
+	else if (errno != EBUSY)
+		ret = -1;	/* EBUSY: mounted already */
+	free(at);
+	return ret;
+}
+
+static int install_bios(struct diskprep *dp)
+{
+	const char *disk = dp->disks[dp->boot_disk];
+	const char *inst[] = { "chroot", dp->root, "grub-install",
+			       "--target=i386-pc", disk, NULL };
+
+	notice("installing GRUB (i386-pc) on %s", disk);
+	return run("install the bootloader", inst, NULL, 0);
+}
+
+static int install_uefi(struct diskprep *dp)
+{
+	char *mods = path_join(dp->root, "usr/lib/grub/x86_64-efi");
+	char *efidir = xasprintf("--efi-directory=%s", dp->esp->mount);
+	char *id = distributor(dp), *idopt = xasprintf("--bootloader-id=%s", id);
+	char *efi = path_join(dp->sys, "firmware/efi");
+	const char *removable[] = { "chroot", dp->root, "grub-install",
+				    "--target=x86_64-efi", efidir, "--removable",
+				    "--no-nvram", NULL };
+	const char *entry[] = { "chroot", dp->root, "grub-install",
+				"--target=x86_64-efi", efidir, idopt, NULL };
+	struct stat st;
+	int ret;
+
+	if (stat(mods, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		ret = error("cannot install GRUB for UEFI: the image has no "
+			    "x86_64-efi GRUB modules ('%s'; Debian's package "
+			    "grub-efi-amd64-bin)", mods);
+		goto out;
+	}
+	notice("installing GRUB (x86_64-efi) in the EFI system partition %s "
+	       "at %s (EFI/BOOT/BOOTX64.EFI)", dp->esp_dev, dp->esp->mount);
+	ret = run("install the bootloader", removable, NULL, 0);
+	if (ret < 0)
+		goto out;
+	if (stat(efi, &st) < 0 || efivars_into(dp) < 0) {
+		notice("no EFI variables on this node (%s): no boot entry "
+		       "registered; the firmware boots EFI/BOOT/BOOTX64.EFI",
+		       efi);
+		goto out;
+	}
+	notice("registering the UEFI boot entry '%s' (EFI/%s/grubx64.efi)",
+	       id, id);
+	if (run("register a UEFI boot entry", entry, NULL, 1) < 0)
+		warning("no UEFI boot entry for %s: the firmware boots "
+			"EFI/BOOT/BOOTX64.EFI, the removable media path", id);
+out:
+	free(mods);
+	free(efidir);
+	free(id);
+	free(idopt);
+	free(efi);
+	return ret;
+}
+
 int diskprep_bootloader(struct diskprep *dp, int *done)
 {
 	char *gi = path_join(dp->root, "usr/sbin/grub-install");
 	char *ug = path_join(dp->root, "usr/sbin/update-grub");
-	const char *inst[] = { "chroot", dp->root, "grub-install",
-			       "--target=i386-pc", dp->disks[0], NULL };
 	const char *upd[] = { "chroot", dp->root, "update-grub", NULL };
 	const char *mkc[] = { "chroot", dp->root, "grub-mkconfig", "-o",
 			      "/boot/grub/grub.cfg", NULL };
@@ -927,15 +1157,18 @@ int diskprep_bootloader(struct diskprep *dp, int *done)
 	*done = 0;
 	if (!have)
 		verbose("no %s in the image: no bootloader installed", gi);
+	else if (dp->firmware == DISKPREP_FW_UEFI && !dp->esp)
+		notice("the layout has no EFI system partition: no boot "
+		       "loader installed on this UEFI node");
 	else if (bind_into(dp, "/dev") < 0 || bind_into(dp, "/proc") < 0 ||
 		 bind_into(dp, "/sys") < 0)
 		ret = -1;
 	else {
-		notice("installing GRUB (i386-pc) on %s", dp->disks[0]);
-		ret = run("install the bootloader", inst, NULL);
+		ret = dp->firmware == DISKPREP_FW_UEFI ? install_uefi(dp) :
+			install_bios(dp);
 		if (!ret)
 			ret = run("write the GRUB configuration",
-				  access(ug, X_OK) == 0 ? upd : mkc, NULL);
+				  access(ug, X_OK) == 0 ? upd : mkc, NULL, 0);
 		*done = !ret;
 	}
 	free(gi);

@@ -554,6 +554,16 @@ static int excluded(const struct diskprobe_opts *o, const char *dev)
 	return 0;
 }
 
+const char *diskprobe_firmware(const char *sys)
+{
+	char *efi = path_join(sys ? sys : "/sys", "firmware/efi");
+	struct stat st;
+	int uefi = stat(efi, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(efi);
+	return uefi ? "uefi" : "bios";
+}
+
 int diskprobe_run(struct disklayout *dl, const struct diskprobe_opts *o)
 {
 	char host[256] = "";
@@ -564,6 +574,7 @@ int diskprobe_run(struct disklayout *dl, const struct diskprobe_opts *o)
 
 	if (gethostname(host, sizeof(host) - 1) == 0)
 		dl->host = xstrdup(host);
+	dl->firmware = xstrdup(diskprobe_firmware(o->sys));
 	if (!disks && !strcmp(o->root, "/")) {
 		all = list_disks(&n);
 		disks = (const char *const *)all;

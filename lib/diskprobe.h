@@ -1,7 +1,8 @@
 /* diskprobe.h - gathering a machine's disk layout with the system's own
  * tools: sfdisk --dump (partition tables), blkid -p (filesystems),
  * tune2fs -l (ext* creation parameters), /sys/dev/block (sizes),
- * /proc/self/mountinfo (mounts), /proc/swaps and ROOT/etc/fstab.
+ * /proc/self/mountinfo (mounts), /proc/swaps and ROOT/etc/fstab; the
+ * firmware the machine booted with from /sys/firmware/efi.
  */
 #ifndef SI_DISKPROBE_H
 #define SI_DISKPROBE_H
@@ -18,7 +19,14 @@ struct diskprobe_opts {
 	size_t ndisks;
 	const char *const *exclude;	/* disks never recorded */
 	size_t nexclude;
+	const char *sys;		/* sysfs root; NULL: "/sys" (the
+					 * firmware: SYS/firmware/efi means
+					 * UEFI) */
 };
+
+/* Returns "uefi" when SYS/firmware/efi exists (the kernel was started by
+ * UEFI firmware), else "bios".  sys NULL: "/sys".  Static. */
+const char *diskprobe_firmware(const char *sys);
 
 /* Fills dl (initialized by the caller).  Returns 0, or -1 with a message
  * when a named disk or a tool fails. */

@@ -89,7 +89,8 @@ boel_dhcpd() {
 # with DISK as virtio disk, a tap on br0, MAC ending in INDEX, and the
 # given kernel command line words; console in NAME.log; PID in NAME.pid.
 # A hard timeout of $BOEL_VM_TIMEOUT s (120) kills a VM that does not power
-# off; it gets $BOEL_VM_MEM MB of memory (512).
+# off; it gets $BOEL_VM_MEM MB of memory (512) and the qemu arguments in
+# $BOEL_VM_ARGS (e.g. UEFI firmware flash drives).
 boel_vm_start() {
 	local name=$1 idx=$2 disk=$3; shift 3
 	local tap=tap$idx mac
@@ -102,7 +103,7 @@ boel_vm_start() {
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$BOEL_DIR/vmlinuz" -initrd "$BOEL_DIR/initrd.img" \
 		-append "console=ttyS0 quiet panic=-1 $*" \
-		-drive "file=$disk,if=virtio,format=raw" \
+		-drive "file=$disk,if=virtio,format=raw" ${BOEL_VM_ARGS-} \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile="
 }

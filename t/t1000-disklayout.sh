@@ -81,6 +81,11 @@ for p in t[\"partitions\"]:
 	test "$(layout_field part dev ${LOOP}p1 disk)" = "$LOOP"
 '
 
+test_expect_success 'the host record names the firmware this machine booted with' '
+	if test -d /sys/firmware/efi; then fw=uefi; else fw=bios; fi &&
+	grep "^host name=$(hostname) firmware=$fw$" root/etc/swarmimager/disklayout.conf
+'
+
 test_expect_success 'the last partition grows, the others do not' '
 	test "$(layout_field part dev ${LOOP}p3 grow)" = 1 &&
 	test "$(layout_field part dev ${LOOP}p1 grow)" = 0 &&

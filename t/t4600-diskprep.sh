@@ -83,6 +83,10 @@ test_expect_success 'server fixture with an image and its layout' '
 	fixture_image_tree "$SRV/images/img" &&
 	fixture_pack image img &&
 	write_gpt_layout "$SRV/images/.img.disklayout" &&
+	fixture_image_tree "$SRV/images/efiimg" &&
+	mkdir -p "$SRV/images/efiimg/boot/efi/EFI/gold" &&
+	echo "configfile (hd0,gpt2)/boot/grub/grub.cfg" >"$SRV/images/efiimg/boot/efi/EFI/gold/grub.cfg" &&
+	fixture_pack image efiimg &&
 	start_server_fixture
 '
 
@@ -203,7 +207,90 @@ test_expect_success 'without a layout on the server: DISKS=auto installs into th
 	tree_diff "$SRV/images/img" t5 --exclude etc/swarmimager
 '
 
+# Boot layouts on one GPT disk: BIOS (a BIOS boot partition), UEFI (an
+# ESP at /boot/efi).
+BIOSBOOT=21686148-6449-6E6F-744E-656564454649
+ESP=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+LINUX=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+write_bios_layout() {
+	cat >"$1" <<-EOF
+	# swarmimager disklayout 1
+	host name=gold firmware=bios
+	disk dev=/dev/vda size=50331648 sector_size=512 table=gpt
+	part disk=/dev/vda num=1 dev=/dev/vda1 start=2048 sectors=2048 size=1048576 type=$BIOSBOOT name=bios grow=0
+	part disk=/dev/vda num=2 dev=/dev/vda2 start=4096 sectors=65536 size=33554432 type=$LINUX grow=1
+	fs dev=/dev/vda2 type=ext4 uuid=$ROOT_UUID mount=/
+	EOF
+}
+ESP_UUID=5A5A-0001
+write_uefi_layout() {
+	cat >"$1" <<-EOF
+	# swarmimager disklayout 1
+	host name=gold firmware=uefi
+	disk dev=/dev/vda size=50331648 sector_size=512 table=gpt
+	part disk=/dev/vda num=1 dev=/dev/vda1 start=2048 sectors=32768 size=16777216 type=$ESP name=EFI\\040system grow=0
+	part disk=/dev/vda num=2 dev=/dev/vda2 start=34816 sectors=65536 size=33554432 type=$LINUX grow=1
+	fs dev=/dev/vda1 type=vfat uuid=$ESP_UUID mount=/boot/efi options=umask=0077 version=FAT16
+	fs dev=/dev/vda2 type=ext4 uuid=$ROOT_UUID mount=/
+	EOF
+}
+
+test_expect_success 'a UEFI node and a BIOS-only layout: refused before the disk is touched' '
+	write_bios_layout bios.layout &&
+	new_disk fwbios 64M &&
+	printf "label: dos\n,8M,83\n" | sfdisk -q $DISK_DEV &&
+	sfdisk --dump $DISK_DEV >before8 &&
+	mkdir -p t8 &&
+	boel t8 --image img --no-seed-wait --disklayout bios.layout \
+		--disks $DISK_DEV --set SI_FIRMWARE=uefi >out8 2>err8; rc=$?; cat out8 err8;
+	test $rc -eq 1 &&
+	grep "si_boel: this node boots with UEFI firmware (SI_FIRMWARE)" err8 &&
+	grep "si_boel: cannot install for this node.s UEFI firmware: the layout of gold (recorded firmware=bios, a BIOS boot partition) has no EFI system partition (type $ESP, or ef on DOS, with vfat); boot the node in legacy BIOS mode, capture a golden client that has an ESP mounted at /boot/efi, or set SI_FIRMWARE=bios to install for BIOS anyway" err8 &&
+	! grep "partitioning" err8 &&
+	sfdisk --dump $DISK_DEV >after8 && test_cmp before8 after8 &&
+	! test -e t8/etc
+'
+
+test_expect_success 'a BIOS node and a UEFI layout on GPT without a BIOS boot partition: refused' '
+	write_uefi_layout uefi.layout &&
+	new_disk fwuefi 64M &&
+	mkdir -p t9 &&
+	boel t9 --image img --no-seed-wait --disklayout uefi.layout \
+		--disks $DISK_DEV --set SI_FIRMWARE=bios >out9 2>err9; rc=$?; cat err9;
+	test $rc -eq 1 &&
+	grep "si_boel: cannot install for this node.s BIOS firmware: the layout of gold (recorded firmware=uefi, an EFI system partition) has a GPT disk /dev/vda without a BIOS boot partition (type $BIOSBOOT), where GRUB for BIOS must go; boot the node with UEFI, add a 1 MiB BIOS boot partition to the golden client.s disk and capture it again, or set SI_FIRMWARE=uefi to install for UEFI anyway" err9 &&
+	test -z "$(tr -d "\\000" <fwuefi.img | head -c 1)"
+'
+
+# The ESP is mounted only where the kernel can (vfat, as above).
+if [ -z "$EFI_MOUNT" ]; then
+	test_skip "a UEFI node and a UEFI layout: the ESP made and mounted at /boot/efi" "no vfat in this kernel"
+else
+test_expect_success 'a UEFI node and a UEFI layout: the ESP made and mounted at /boot/efi before the image' '
+	mkdir -p t10 &&
+	boel t10 --image efiimg --no-seed-wait --disklayout uefi.layout \
+		--disks $DISK_DEV --set SI_FIRMWARE=uefi >out10 2>err10; rc=$?; cat out10 err10;
+	test $rc -eq 0 &&
+	grep "si_boel: the layout boots with UEFI (recorded firmware=uefi): EFI system partition /dev/vda1 at /boot/efi" err10 &&
+	grep "si_boel: making vfat on $(part 1) for /boot/efi" err10 &&
+	grep "si_boel: mounted $(part 1) on $TRASH/t10/boot/efi" err10 &&
+	test "$(blkid -p -o value -s TYPE $(part 1))" = vfat &&
+	test "$(blkid -p -o value -s UUID $(part 1))" = $ESP_UUID &&
+	test "$(blkid -p -o value -s VERSION $(part 1))" = FAT16 &&
+	fsck.fat -n $(part 1) &&
+	mkdir -p esp && mount -o ro $(part 1) esp && test_atexit "umount $TRASH/esp" &&
+	test_cmp "$SRV/images/efiimg/boot/efi/EFI/gold/grub.cfg" esp/EFI/gold/grub.cfg &&
+	umount esp &&
+	mkdir -p root10 && mount -o ro $(part 2) root10 && test_atexit "umount $TRASH/root10" &&
+	test -d root10/boot/efi && ! test -e root10/boot/efi/EFI &&
+	grep -P "^UUID=$ESP_UUID\t/boot/efi\tvfat\tumask=0077\t0\t0$" root10/etc/fstab &&
+	umount root10
+'
+fi
+
 test_expect_success 'bad settings are usage errors' '
+	expect_exit 2 boel t6 --image img --set SI_FIRMWARE=efi 2>err6 &&
+	grep "invalid SI_FIRMWARE=.efi.* expected auto, bios or uefi" err6 &&
 	expect_exit 2 boel t6 --image img --set DISKS=maybe 2>err6 &&
 	grep "invalid DISKS=.maybe." err6 &&
 	expect_exit 2 boel t6 --image img --prepare-disks --no-prepare-disks 2>err7 &&

@@ -66,6 +66,96 @@ static void test_parse(void)
 	   "non-local mount");
 	ok(dl.fstab[0].passno == 1 && !strcmp(dl.fstab[0].spec, "UUID=ebc019c7"),
 	   "fstab entry");
+	ok(dl.firmware == NULL, "a layout without firmware: NULL");
+	const struct dl_fs *efs;
+	const struct dl_part *esp = disklayout_esp(&dl, &efs);
+	ok(esp == &dl.parts[0] && efs && !strcmp(efs->mount, "/boot/efi"),
+	   "the ESP and its filesystem");
+	ok(disklayout_bios_boot(&dl) == NULL, "no BIOS boot partition");
+	disklayout_release(&dl);
+}
+
+static const char *host_of(const char *line, const char **firmware,
+			   struct disklayout *dl)
+{
+	char *text = xasprintf(DISKLAYOUT_HEADER "\n%s\n", line);
+
+	disklayout_init(dl);
+	if (disklayout_parse(dl, text, "host") < 0)
+		dl->host = xstrdup("(error)");
+	free(text);
+	*firmware = dl->firmware;
+	return dl->host;
+}
+
+static void test_firmware(void)
+{
+	struct disklayout dl;
+	const char *fw;
+	char *t;
+
+	is_str(host_of("host name=gold firmware=uefi", &fw, &dl), "gold",
+	       "host with firmware: name");
+	is_str(fw, "uefi", "host with firmware: firmware");
+	disklayout_release(&dl);
+	is_str(host_of("host firmware=bios name=n\\0401 later=x", &fw, &dl),
+	       "n 1", "fields in any order, unknown ones ignored");
+	is_str(fw, "bios", "firmware bios");
+	disklayout_release(&dl);
+	is_str(host_of("host name= firmware=uefi", &fw, &dl), NULL,
+	       "an empty name is unknown");
+	is_str(fw, "uefi", "firmware without a name");
+	disklayout_release(&dl);
+	log_set_level(LOG_QUIET - 1);
+	is_str(host_of("host firmware=uefi", &fw, &dl), "(error)",
+	       "host without name: refused, as the first version does");
+	log_set_level(LOG_NORMAL);
+	disklayout_release(&dl);
+
+	/* The writer puts name= first: a first-version reader takes the
+	 * name from the first "name=" up to the next space. */
+	disklayout_init(&dl);
+	dl.host = xstrdup("gold");
+	dl.firmware = xstrdup("uefi");
+	t = disklayout_format(&dl, NULL);
+	ok(strstr(t, "\nhost name=gold firmware=uefi\n") != NULL,
+	   "written as 'host name=gold firmware=uefi'");
+	free(t);
+	free(dl.host);
+	dl.host = NULL;
+	t = disklayout_format(&dl, NULL);
+	ok(strstr(t, "\nhost name= firmware=uefi\n") != NULL,
+	   "an unknown name is written empty");
+	free(t);
+	disklayout_release(&dl);
+}
+
+static void test_boot_parts(void)
+{
+	static const char text[] =
+		DISKLAYOUT_HEADER "\n"
+		"disk dev=/dev/sda size=1073741824 sector_size=512 table=dos\n"
+		"part disk=/dev/sda num=1 dev=/dev/sda1 start=2048 sectors=2048 "
+		"size=1048576 type=ef\n"
+		"part disk=/dev/sda num=2 dev=/dev/sda2 start=4096 sectors=2048 "
+		"size=1048576 type=0xEF\n"
+		"disk dev=/dev/sdb size=1073741824 sector_size=512 table=gpt\n"
+		"part disk=/dev/sdb num=1 dev=/dev/sdb1 start=2048 sectors=2048 "
+		"size=1048576 type=21686148-6449-6e6f-744e-656564454649\n"
+		"fs dev=/dev/sda1 type=ext4\n"
+		"fs dev=/dev/sda2 type=vfat\n";
+	struct disklayout dl;
+	const struct dl_fs *f;
+
+	disklayout_init(&dl);
+	ok(disklayout_parse(&dl, text, "boot") == 0, "parses");
+	ok(disklayout_esp(&dl, &f) == &dl.parts[1] && f == &dl.fss[1],
+	   "ESP: type ef (any case, 0x) with vfat; not type ef with ext4");
+	ok(disklayout_bios_boot(&dl) == &dl.parts[2],
+	   "BIOS boot partition: type GUID in lower case");
+	disklayout_release(&dl);
+	disklayout_init(&dl);
+	ok(disklayout_esp(&dl, &f) == NULL && f == NULL, "empty layout: no ESP");
 	disklayout_release(&dl);
 }
 
@@ -150,6 +240,8 @@ int main(int argc, char **argv)
 	log_init(argv[0]);
 	test_parse();
 	test_roundtrip();
+	test_firmware();
+	test_boot_parts();
 	test_errors();
 	return tap_done();
 }

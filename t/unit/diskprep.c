@@ -62,12 +62,13 @@ static const char *layout =
 	"fs dev=/dev/sda1 type=ext4 mount=/\n"
 	"fs dev=/dev/sdb1 type=vfat mount=/boot/efi\n";
 
-static int plan(const char *sys, const char *text, const char *order,
-		char **d0, char **d1)
+static int plan_fw(const char *sys, const char *text, const char *order,
+		   const char *firmware, char **d0, char **d1,
+		   enum diskprep_firmware *fw)
 {
 	struct disklayout dl;
 	struct diskprep dp;
-	struct diskprep_opts o = { "/nonexistent-root", order, sys };
+	struct diskprep_opts o = { "/nonexistent-root", order, sys, firmware };
 	int ret;
 
 	disklayout_init(&dl);
@@ -78,9 +79,99 @@ static int plan(const char *sys, const char *text, const char *order,
 	*d0 = dp.disks && dp.disks[0] ? xstrdup(dp.disks[0]) : NULL;
 	*d1 = dp.disks && dl.ndisks > 1 && dp.disks[1] ?
 		xstrdup(dp.disks[1]) : NULL;
+	if (fw)
+		*fw = dp.firmware;
 	diskprep_release(&dp);
 	disklayout_release(&dl);
 	return ret;
+}
+
+static int plan(const char *sys, const char *text, const char *order,
+		char **d0, char **d1)
+{
+	return plan_fw(sys, text, order, NULL, d0, d1, NULL);
+}
+
+/* Boot layouts on one disk (sda): BIOS (GPT, BIOS boot partition), UEFI
+ * (GPT, ESP at /boot/efi), data only (GPT, neither). */
+#define GPT_DISK "disk dev=/dev/sda size=1073741824 sector_size=512 table=gpt\n"
+#define ROOT_PART(n) "part disk=/dev/sda num=" #n " dev=/dev/sda" #n \
+	" start=206848 sectors=204800 size=104857600 " \
+	"type=0FC63DAF-8483-4772-8E79-3D69D8477DE4 grow=1\n" \
+	"fs dev=/dev/sda" #n " type=ext4 mount=/\n"
+static const char *bios_layout =
+	"# swarmimager disklayout 1\nhost name=gold firmware=bios\n" GPT_DISK
+	"part disk=/dev/sda num=1 dev=/dev/sda1 start=2048 sectors=2048 "
+	"size=1048576 type=21686148-6449-6E6F-744E-656564454649\n" ROOT_PART(2);
+static const char *uefi_layout =
+	"# swarmimager disklayout 1\nhost name=gold firmware=uefi\n" GPT_DISK
+	"part disk=/dev/sda num=1 dev=/dev/sda1 start=2048 sectors=204800 "
+	"size=104857600 type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
+	"fs dev=/dev/sda1 type=vfat mount=/boot/efi\n" ROOT_PART(2);
+static const char *data_layout =
+	"# swarmimager disklayout 1\nhost name=gold\n" GPT_DISK ROOT_PART(1);
+
+static int boot_plan(const char *sys, const char *text, const char *fw,
+		     enum diskprep_firmware *node)
+{
+	char *d0, *d1;
+	int ret = plan_fw(sys, text, "sda", fw, &d0, &d1, node);
+
+	free(d0);
+	free(d1);
+	return ret;
+}
+
+static void test_firmware(void)
+{
+	char tmpl[] = "/tmp/diskprep-unit.XXXXXX", *sys = mkdtemp(tmpl);
+	char *efi, *bad;
+	enum diskprep_firmware fw = 0;
+
+	if (!sys) {
+		ok(0, "cannot create a temporary directory");
+		return;
+	}
+	fake_disk(sys, "sda", 2097152, 0);
+	ok(boot_plan(sys, bios_layout, NULL, &fw) == 0 &&
+	   fw == DISKPREP_FW_BIOS, "no /sys/firmware/efi: BIOS; BIOS layout fine");
+	ok(boot_plan(sys, uefi_layout, NULL, &fw) < 0,
+	   "BIOS node, UEFI layout on GPT without a BIOS boot partition: refused");
+	ok(boot_plan(sys, data_layout, NULL, &fw) == 0, "BIOS node, data only: fine");
+	ok(boot_plan(sys, bios_layout, "uefi", &fw) < 0 &&
+	   fw == DISKPREP_FW_UEFI, "SI_FIRMWARE=uefi: BIOS-only layout refused");
+	ok(boot_plan(sys, uefi_layout, "uefi", &fw) == 0, "SI_FIRMWARE=uefi: UEFI layout");
+	ok(boot_plan(sys, data_layout, "uefi", &fw) == 0, "SI_FIRMWARE=uefi: data only");
+	ok(boot_plan(sys, bios_layout, "maybe", &fw) < 0, "bad SI_FIRMWARE refused");
+
+	efi = xasprintf("%s/firmware/efi", sys);
+	mkdir_p(efi, 0755);
+	ok(boot_plan(sys, uefi_layout, NULL, &fw) == 0 && fw == DISKPREP_FW_UEFI,
+	   "/sys/firmware/efi: UEFI; UEFI layout fine");
+	ok(boot_plan(sys, bios_layout, "auto", &fw) < 0,
+	   "UEFI node, BIOS-only layout: refused");
+	ok(boot_plan(sys, data_layout, NULL, &fw) == 0, "UEFI node, data only: fine");
+	ok(boot_plan(sys, uefi_layout, "bios", &fw) < 0 && fw == DISKPREP_FW_BIOS,
+	   "SI_FIRMWARE=bios wins over /sys/firmware/efi");
+	ok(boot_plan(sys, bios_layout, "bios", &fw) == 0, "SI_FIRMWARE=bios: BIOS layout");
+	bad = xstrdup(uefi_layout);
+	memcpy(strstr(bad, "mount=/boot/efi"), "options=umask=", 14);
+	ok(boot_plan(sys, bad, NULL, &fw) < 0, "an ESP without a mount point: refused");
+	free(bad);
+	bad = xstrdup(uefi_layout);
+	memcpy(strstr(bad, " firmware=uefi"), "              ", 14);
+	ok(boot_plan(sys, bad, NULL, &fw) == 0,
+	   "no firmware recorded, an ESP: boots on UEFI");
+	ok(boot_plan(sys, bad, "bios", &fw) < 0,
+	   "no firmware recorded, an ESP, GPT without BIOS boot: refused on BIOS");
+	free(bad);
+	bad = xstrdup(bios_layout);
+	memcpy(strstr(bad, "firmware=bios"), "firmware=uefi", 13);
+	ok(boot_plan(sys, bad, NULL, &fw) < 0,
+	   "firmware=uefi recorded, no ESP: refused on UEFI");
+	free(bad);
+	free(efi);
+	remove_tree(sys);
 }
 
 static void test_plan(void)
@@ -147,5 +238,6 @@ int main(int argc, char **argv)
 	log_set_level(LOG_QUIET);
 	test_partdev();
 	test_plan();
+	test_firmware();
 	return tap_done();
 }
