@@ -28,6 +28,7 @@
 #include "diskprep.h"
 #include "extract.h"
 #include "fetch.h"
+#include "identity.h"
 #include "linger.h"
 #include "version.h"
 #include "log.h"
@@ -56,6 +57,7 @@ struct settings {
 	const char *hostname, *groupname, *monitor_server;
 	const char *disks, *diskorder;	/* DISKS=auto|yes|no, DISKORDER */
 	int seed_wait, overlap;
+	int hostname_write, machine_id_reset, ssh_hostkeys_reset;
 	long upload_min;	/* KB/s */
 	long polling_time;	/* s */
 };
@@ -129,7 +131,8 @@ static const char *known_keys[] = {
 	"IMAGESERVER", "IMAGENAME", "OVERRIDES", "BITTORRENT_STAGING",
 	"BITTORRENT_SEED_WAIT", "BITTORRENT_UPLOAD_MIN",
 	"BITTORRENT_POLLING_TIME", "HOSTNAME", "GROUPNAME", "MONITOR_SERVER",
-	"BITTORRENT_OVERLAP", "DISKS", "DISKORDER", NULL,
+	"BITTORRENT_OVERLAP", "DISKS", "DISKORDER", "SI_HOSTNAME_WRITE",
+	"SI_MACHINE_ID_RESET", "SI_SSH_HOSTKEYS_RESET", NULL,
 };
 
 static int bad_value(const struct config *c, const char *key,
@@ -227,6 +230,10 @@ static int check_settings(struct boel *b)
 		return bad_value(c, "MONITOR_SERVER", "expected HOST[:PORT]");
 	if (check_bool(c, "BITTORRENT_SEED_WAIT", &s->seed_wait, 1) < 0 ||
 	    check_bool(c, "BITTORRENT_OVERLAP", &s->overlap, 1) < 0 ||
+	    check_bool(c, "SI_HOSTNAME_WRITE", &s->hostname_write, 1) < 0 ||
+	    check_bool(c, "SI_MACHINE_ID_RESET", &s->machine_id_reset, 1) < 0 ||
+	    check_bool(c, "SI_SSH_HOSTKEYS_RESET", &s->ssh_hostkeys_reset,
+		       1) < 0 ||
 	    check_long(c, "BITTORRENT_UPLOAD_MIN", 0, 10000000,
 		       &s->upload_min, 50) < 0 ||
 	    check_long(c, "BITTORRENT_POLLING_TIME", 1, 3600,
@@ -935,6 +942,22 @@ static int finish_disks(struct boel *b)
 	return diskprep_bootloader(&b->dp, &boot);
 }
 
+/* The image is the golden client's: its name, machine id and SSH host
+ * keys become the node's own here, before the overrides, so that what an
+ * override holds (a node's own host keys) wins. */
+static int make_own(struct boel *b)
+{
+	struct identity_opts o = { b->root, b->s.hostname, 0 };
+
+	if (b->s.hostname_write)
+		o.what |= IDENTITY_HOSTNAME;
+	if (b->s.machine_id_reset)
+		o.what |= IDENTITY_MACHINE_ID;
+	if (b->s.ssh_hostkeys_reset)
+		o.what |= IDENTITY_SSH_HOSTKEYS;
+	return identity_apply(&o, NULL);
+}
+
 static int install(struct boel *b)
 {
 	char *tor, *found;
@@ -985,6 +1008,8 @@ static int install(struct boel *b)
 	if (ret < 0)
 		return -1;
 	if (b->prepared && diskprep_fstab(&b->dp) < 0)
+		return -1;
+	if (make_own(b) < 0)
 		return -1;
 	report_status(b, STATUS_IMAGED, 0);
 	if (apply_overrides(b) < 0 || finish_disks(b) < 0)
@@ -1038,7 +1063,7 @@ static int handle_opt(int val, const char *arg, void *data)
 static void parse_options(struct boel *b, int argc, const char **argv)
 {
 	int no_overlap = 0, overlap = 0, no_seed_wait = 0, disks = 0,
-	    no_disks = 0;
+	    no_disks = 0, no_hostname = 0, no_machine_id = 0, no_hostkeys = 0;
 	struct poptOption table[] = {
 		{ "target", 't', POPT_ARG_STRING, &b->target, 0,
 		  "install into DIR (SystemImager uses /a)", "DIR" },
@@ -1074,6 +1099,15 @@ static void parse_options(struct boel *b, int argc, const char **argv)
 		  "(DISKORDER)", "vda,sda" },
 		{ "disklayout", '\0', POPT_ARG_STRING, &b->layout_file, 0,
 		  "use this layout instead of the server's", "FILE" },
+		{ "no-hostname-write", '\0', POPT_ARG_NONE, &no_hostname, 0,
+		  "leave /etc/hostname and /etc/hosts as the image has them "
+		  "(SI_HOSTNAME_WRITE=n)", NULL },
+		{ "no-machine-id-reset", '\0', POPT_ARG_NONE, &no_machine_id, 0,
+		  "keep the image's /etc/machine-id (SI_MACHINE_ID_RESET=n)",
+		  NULL },
+		{ "no-ssh-hostkeys-reset", '\0', POPT_ARG_NONE, &no_hostkeys, 0,
+		  "keep the image's SSH host keys (SI_SSH_HOSTKEYS_RESET=n)",
+		  NULL },
 		{ "set", '\0', POPT_ARG_STRING, NULL, OPT_SET,
 		  "set any setting", "KEY=VALUE" },
 		{ "config", 'c', POPT_ARG_STRING, &b->config_file, 0,
@@ -1117,6 +1151,12 @@ static void parse_options(struct boel *b, int argc, const char **argv)
 			   "option");
 	if (no_seed_wait)
 		config_set(&b->cfg, "BITTORRENT_SEED_WAIT", "n", "option");
+	if (no_hostname)
+		config_set(&b->cfg, "SI_HOSTNAME_WRITE", "n", "option");
+	if (no_machine_id)
+		config_set(&b->cfg, "SI_MACHINE_ID_RESET", "n", "option");
+	if (no_hostkeys)
+		config_set(&b->cfg, "SI_SSH_HOSTKEYS_RESET", "n", "option");
 	if (disks && no_disks)
 		opts_usage_error(con, "--prepare-disks and --no-prepare-disks "
 				 "conflict");
