@@ -6,7 +6,7 @@ require_cmd rsync opentracker mktorrent aria2c python3 ssh-keygen
 
 MID=0123456789abcdef0123456789abcdef
 # What the identity steps change; the rest of a node equals the image.
-IDX="--exclude etc/swarmimager --exclude etc/hostname --exclude etc/hosts --exclude etc/machine-id --exclude var/lib/dbus --exclude etc/ssh"
+IDX="--exclude etc/swarmimager --exclude etc/hostname --exclude etc/hosts --exclude etc/machine-id --exclude var/lib/dbus --exclude etc/ssh --exclude etc/systemd"
 
 # keys DIR: the SSH host key files of the tree DIR, one name a line.
 keys() { (cd "$1/etc/ssh" && ls -1 ssh_host_* 2>/dev/null); }
@@ -50,6 +50,10 @@ test_expect_success 'node n1: its name in /etc/hostname and /etc/hosts, an empty
 	grep "host name n1 written into /etc/hostname and /etc/hosts" e1 &&
 	grep "machine id reset" e1 &&
 	grep "SSH host keys removed (4 files" e1 &&
+	cmp "$SRC_DIR/boel/firstboot/swarmimager-hostkeys.service" \
+		n1/etc/systemd/system/swarmimager-hostkeys.service &&
+	test -L n1/etc/systemd/system/multi-user.target.wants/swarmimager-hostkeys.service &&
+	test "$(ls -A n1/etc/systemd/system)" = "$(printf "multi-user.target.wants\nswarmimager-hostkeys.service")" &&
 	tree_diff "$I" n1 $IDX &&
 	tree_diff "$I/etc/ssh" n1/etc/ssh --exclude ssh_host_ed25519_key \
 		--exclude ssh_host_ed25519_key.pub --exclude ssh_host_rsa_key \
