@@ -4,8 +4,11 @@
  * image server and the image; the torrents come over rsync, the image
  * tarball over BitTorrent (tracker, the server's seeder directly, peer
  * exchange) into a staging place, extracted securely into the target while
- * it downloads; then the overrides in SystemImager's order; then the node
- * seeds until nobody needs it, and writes a completion record last.
+ * it downloads; then the node's own name, machine id and SSH host keys
+ * (lib/identity.c) and its first-boot units (lib/firstboot.c); then the
+ * overrides in SystemImager's order; then the node seeds until nobody
+ * needs it, writes a completion record last, and reports the outcome to
+ * SI_REPORT_URL (lib/report.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,6 +67,7 @@ struct settings {
 	const char *disks, *diskorder;	/* DISKS=auto|yes|no, DISKORDER */
 	const char *report_url;		/* SI_REPORT_URL */
 	char mac[NETIF_MAC_LEN];	/* SI_MAC, lower case, or "" */
+	int mac_looked;			/* node_mac() looked for one */
 	int seed_wait, overlap;
 	int hostname_write, machine_id_reset, ssh_hostkeys_reset, firstboot;
 	long upload_min;	/* KB/s */
@@ -982,7 +986,8 @@ static const char *node_mac(struct boel *b)
 {
 	char ifname[64];
 
-	if (!b->s.mac[0]) {
+	if (!b->s.mac[0] && !b->s.mac_looked) {
+		b->s.mac_looked = 1;
 		if (netif_mac(b->seeder_ip, b->s.mac, ifname) == 0)
 			verbose("this node is %s (%s)", b->s.mac, ifname);
 		else
