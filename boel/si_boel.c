@@ -4,8 +4,11 @@
  * image server and the image; the torrents come over rsync, the image
  * tarball over BitTorrent (tracker, the server's seeder directly, peer
  * exchange) into a staging place, extracted securely into the target while
- * it downloads; then the overrides in SystemImager's order; then the node
- * seeds until nobody needs it, and writes a completion record last.
+ * it downloads; then the node's own name, machine id and SSH host keys
+ * (lib/identity.c) and its first-boot units (lib/firstboot.c); then the
+ * overrides in SystemImager's order; then the node seeds until nobody
+ * needs it, writes a completion record last, and reports the outcome to
+ * SI_REPORT_URL (lib/report.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,17 +31,24 @@
 #include "diskprep.h"
 #include "extract.h"
 #include "fetch.h"
+#include "firstboot.h"
+#include "identity.h"
 #include "linger.h"
 #include "version.h"
 #include "log.h"
+#include "netif.h"
 #include "opts.h"
 #include "override.h"
+#include "report.h"
+#include "rootfs.h"
 #include "stage.h"
 #include "swarm.h"
 #include "util.h"
 
 #define RECORD_DIR "etc/swarmimager"
 #define RECORD_NAME "installed"
+/* Milliseconds a status report to SI_REPORT_URL may take in all. */
+#define REPORT_TIMEOUT_MS 5000
 /* Seconds to wait for the image's torrent from the swarm before fetching
  * it from the server: peers send it within a second when all is well. */
 #define TORRENT_FETCH_TIMEOUT 5
@@ -56,7 +66,11 @@ struct settings {
 	const char *hostname, *groupname, *monitor_server;
 	const char *disks, *diskorder;	/* DISKS=auto|yes|no, DISKORDER */
 	const char *firmware;	/* SI_FIRMWARE=auto|bios|uefi */
+	const char *report_url;		/* SI_REPORT_URL */
+	char mac[NETIF_MAC_LEN];	/* SI_MAC, lower case, or "" */
+	int mac_looked;			/* node_mac() looked for one */
 	int seed_wait, overlap;
+	int hostname_write, machine_id_reset, ssh_hostkeys_reset, firstboot;
 	long upload_min;	/* KB/s */
 	long polling_time;	/* s */
 };
@@ -130,7 +144,9 @@ static const char *known_keys[] = {
 	"IMAGESERVER", "IMAGENAME", "OVERRIDES", "BITTORRENT_STAGING",
 	"BITTORRENT_SEED_WAIT", "BITTORRENT_UPLOAD_MIN",
 	"BITTORRENT_POLLING_TIME", "HOSTNAME", "GROUPNAME", "MONITOR_SERVER",
-	"BITTORRENT_OVERLAP", "DISKS", "DISKORDER", "SI_FIRMWARE", NULL,
+	"BITTORRENT_OVERLAP", "DISKS", "DISKORDER", "SI_FIRMWARE",
+	"SI_HOSTNAME_WRITE", "SI_MACHINE_ID_RESET", "SI_SSH_HOSTKEYS_RESET",
+	"SI_REPORT_URL", "SI_MAC", "SI_FIRSTBOOT", NULL,
 };
 
 static int bad_value(const struct config *c, const char *key,
@@ -182,6 +198,28 @@ static int check_long(const struct config *c, const char *key, long min,
 	return 0;
 }
 
+static int check_report(struct boel *b)
+{
+	const struct config *c = &b->cfg;
+	struct settings *s = &b->s;
+	const char *mac = config_get(c, "SI_MAC");
+	struct report_url u;
+	char why[128];
+
+	s->report_url = config_get(c, "SI_REPORT_URL");
+	if (s->report_url && !*s->report_url)
+		s->report_url = NULL;
+	if (s->report_url) {
+		if (report_url_parse(s->report_url, &u, why, sizeof(why)) < 0)
+			return bad_value(c, "SI_REPORT_URL", why);
+		report_url_release(&u);
+	}
+	if (mac && netif_mac_parse(mac, s->mac) < 0)
+		return bad_value(c, "SI_MAC", "expected a MAC address "
+				 "(52:54:00:aa:bb:cc)");
+	return 0;
+}
+
 /* Checks every known setting.  Returns 0 or -1 (a usage error). */
 static int check_settings(struct boel *b)
 {
@@ -227,11 +265,18 @@ static int check_settings(struct boel *b)
 	if (s->staging && s->staging[0] != '/')
 		return bad_value(c, "BITTORRENT_STAGING",
 				 "expected an absolute directory");
+	if (check_report(b) < 0)
+		return -1;
 	if (s->monitor_server && (!*s->monitor_server ||
 				  strpbrk(s->monitor_server, " /@")))
 		return bad_value(c, "MONITOR_SERVER", "expected HOST[:PORT]");
 	if (check_bool(c, "BITTORRENT_SEED_WAIT", &s->seed_wait, 1) < 0 ||
 	    check_bool(c, "BITTORRENT_OVERLAP", &s->overlap, 1) < 0 ||
+	    check_bool(c, "SI_HOSTNAME_WRITE", &s->hostname_write, 1) < 0 ||
+	    check_bool(c, "SI_MACHINE_ID_RESET", &s->machine_id_reset, 1) < 0 ||
+	    check_bool(c, "SI_SSH_HOSTKEYS_RESET", &s->ssh_hostkeys_reset,
+		       1) < 0 ||
+	    check_bool(c, "SI_FIRSTBOOT", &s->firstboot, 1) < 0 ||
 	    check_long(c, "BITTORRENT_UPLOAD_MIN", 0, 10000000,
 		       &s->upload_min, 50) < 0 ||
 	    check_long(c, "BITTORRENT_POLLING_TIME", 1, 3600,
@@ -941,6 +986,99 @@ static int finish_disks(struct boel *b)
 	return diskprep_bootloader(&b->dp, &boot);
 }
 
+/* SI_MAC, else the MAC of the interface that reaches the image server,
+ * else of the first one up with an address; "" when there is none. */
+static const char *node_mac(struct boel *b)
+{
+	char ifname[64];
+
+	if (!b->s.mac[0] && !b->s.mac_looked) {
+		b->s.mac_looked = 1;
+		if (netif_mac(b->seeder_ip, b->s.mac, ifname) == 0)
+			verbose("this node is %s (%s)", b->s.mac, ifname);
+		else
+			warning("no network interface with a MAC address: "
+				"reporting without one (set SI_MAC)");
+	}
+	return b->s.mac;
+}
+
+/* Tells SI_REPORT_URL the install's status, best-effort: a dead server
+ * costs REPORT_TIMEOUT_MS and a warning, never the install. */
+static void report_http(struct boel *b, int status, const char *message)
+{
+	char st[16], err[256];
+	const char *mac;
+
+	if (!b->s.report_url)
+		return;
+	mac = node_mac(b);
+	snprintf(st, sizeof(st), "%d", status);
+	{
+		struct report_param p[] = {
+			{ "mac", *mac ? mac : NULL }, { "status", st },
+			{ "hostname", b->s.hostname },
+			{ "image", b->s.imagename }, { "message", message },
+		};
+
+		if (report_get(b->s.report_url, p, ARRAY_SIZE(p),
+			       REPORT_TIMEOUT_MS, err, sizeof(err)) == 0)
+			notice("reported status %d to %s", status,
+			       b->s.report_url);
+		else
+			warning("cannot report status %d to %s: %s", status,
+				b->s.report_url, err);
+	}
+}
+
+/* The image is the golden client's: its name, machine id and SSH host
+ * keys become the node's own here, before the overrides, so that what an
+ * override holds (a node's own host keys) wins. */
+static int make_own(struct boel *b)
+{
+	struct identity_opts o = { b->root, b->s.hostname, 0 };
+	struct identity_result r;
+	struct stat st;
+
+	if (b->s.hostname_write)
+		o.what |= IDENTITY_HOSTNAME;
+	if (b->s.machine_id_reset)
+		o.what |= IDENTITY_MACHINE_ID;
+	if (b->s.ssh_hostkeys_reset)
+		o.what |= IDENTITY_SSH_HOSTKEYS;
+	if (identity_apply(&o, &r) < 0)
+		return -1;
+	/* Debian's ssh.service does not make missing host keys. */
+	if (b->s.ssh_hostkeys_reset &&
+	    (r.ssh_keys_removed ||
+	     rootfs_lstat(b->root, "usr/sbin/sshd", &st) == 0) &&
+	    firstboot_install_hostkeys(b->root) < 0)
+		return -1;
+	return 0;
+}
+
+/* The first boot's report (status 102), when SI_REPORT_URL names a server
+ * and SI_FIRSTBOOT allows it; before the overrides, which may mask it. */
+static int install_firstboot(struct boel *b)
+{
+	struct firstboot_conf c = { b->s.report_url, NULL, b->s.imagename,
+				    b->s.hostname };
+	int ret;
+
+	if (!b->s.report_url)
+		return 0;
+	if (!b->s.firstboot) {
+		notice("SI_FIRSTBOOT=n: the first boot does not report");
+		return 0;
+	}
+	c.mac = node_mac(b);
+	ret = firstboot_install_report(b->root, &c);
+	if (ret == 0)
+		notice("the first boot reports to %s (%s)", b->s.report_url,
+		       FIRSTBOOT_REPORT_UNIT);
+	return ret < 0 ? -1 : 0;
+}
+
 static int install(struct boel *b)
 {
 	char *tor, *found;
@@ -992,6 +1130,8 @@ static int install(struct boel *b)
 		return -1;
 	if (b->prepared && diskprep_fstab(&b->dp) < 0)
 		return -1;
+	if (make_own(b) < 0 || install_firstboot(b) < 0)
+		return -1;
 	report_status(b, STATUS_IMAGED, 0);
 	if (apply_overrides(b) < 0 || finish_disks(b) < 0)
 		return -1;
@@ -1007,7 +1147,7 @@ static int install(struct boel *b)
 enum {
 	OPT_SERVER = 1, OPT_IMAGE, OPT_OVERRIDES, OPT_STAGING, OPT_HOST,
 	OPT_GROUP, OPT_MONITOR, OPT_SEED_WAIT, OPT_UPLOAD_MIN, OPT_POLLING,
-	OPT_SET, OPT_DISKORDER,
+	OPT_SET, OPT_DISKORDER, OPT_REPORT_URL, OPT_MAC,
 };
 
 static const char *opt_keys[] = {
@@ -1017,7 +1157,8 @@ static const char *opt_keys[] = {
 	[OPT_MONITOR] = "MONITOR_SERVER", [OPT_SEED_WAIT] = "BITTORRENT_SEED_WAIT",
 	[OPT_UPLOAD_MIN] = "BITTORRENT_UPLOAD_MIN",
 	[OPT_POLLING] = "BITTORRENT_POLLING_TIME",
-	[OPT_DISKORDER] = "DISKORDER",
+	[OPT_DISKORDER] = "DISKORDER", [OPT_REPORT_URL] = "SI_REPORT_URL",
+	[OPT_MAC] = "SI_MAC",
 };
 
 static int handle_opt(int val, const char *arg, void *data)
@@ -1044,7 +1185,8 @@ static int handle_opt(int val, const char *arg, void *data)
 static void parse_options(struct boel *b, int argc, const char **argv)
 {
 	int no_overlap = 0, overlap = 0, no_seed_wait = 0, disks = 0,
-	    no_disks = 0;
+	    no_disks = 0, no_hostname = 0, no_machine_id = 0, no_hostkeys = 0,
+	    no_firstboot = 0;
 	struct poptOption table[] = {
 		{ "target", 't', POPT_ARG_STRING, &b->target, 0,
 		  "install into DIR (SystemImager uses /a)", "DIR" },
@@ -1080,6 +1222,24 @@ static void parse_options(struct boel *b, int argc, const char **argv)
 		  "(DISKORDER)", "vda,sda" },
 		{ "disklayout", '\0', POPT_ARG_STRING, &b->layout_file, 0,
 		  "use this layout instead of the server's", "FILE" },
+		{ "report-url", '\0', POPT_ARG_STRING, NULL, OPT_REPORT_URL,
+		  "tell this server how the install went, and the first boot "
+		  "(SI_REPORT_URL)", "http://HOST:PORT/PATH" },
+		{ "mac", '\0', POPT_ARG_STRING, NULL, OPT_MAC,
+		  "this node's MAC address in reports (SI_MAC)",
+		  "52:54:00:aa:bb:cc" },
+		{ "no-firstboot", '\0', POPT_ARG_NONE, &no_firstboot, 0,
+		  "no report from the installed system's first boot "
+		  "(SI_FIRSTBOOT=n)", NULL },
+		{ "no-hostname-write", '\0', POPT_ARG_NONE, &no_hostname, 0,
+		  "leave /etc/hostname and /etc/hosts as the image has them "
+		  "(SI_HOSTNAME_WRITE=n)", NULL },
+		{ "no-machine-id-reset", '\0', POPT_ARG_NONE, &no_machine_id, 0,
+		  "keep the image's /etc/machine-id (SI_MACHINE_ID_RESET=n)",
+		  NULL },
+		{ "no-ssh-hostkeys-reset", '\0', POPT_ARG_NONE, &no_hostkeys, 0,
+		  "keep the image's SSH host keys (SI_SSH_HOSTKEYS_RESET=n)",
+		  NULL },
 		{ "set", '\0', POPT_ARG_STRING, NULL, OPT_SET,
 		  "set any setting", "KEY=VALUE" },
 		{ "config", 'c', POPT_ARG_STRING, &b->config_file, 0,
@@ -1123,6 +1283,14 @@ static void parse_options(struct boel *b, int argc, const char **argv)
 			   "option");
 	if (no_seed_wait)
 		config_set(&b->cfg, "BITTORRENT_SEED_WAIT", "n", "option");
+	if (no_hostname)
+		config_set(&b->cfg, "SI_HOSTNAME_WRITE", "n", "option");
+	if (no_machine_id)
+		config_set(&b->cfg, "SI_MACHINE_ID_RESET", "n", "option");
+	if (no_hostkeys)
+		config_set(&b->cfg, "SI_SSH_HOSTKEYS_RESET", "n", "option");
+	if (no_firstboot)
+		config_set(&b->cfg, "SI_FIRSTBOOT", "n", "option");
 	if (disks && no_disks)
 		opts_usage_error(con, "--prepare-disks and --no-prepare-disks "
 				 "conflict");
@@ -1225,8 +1393,16 @@ int main(int argc, const char **argv)
 	ok = install(&b) == 0;
 	if (ok)
 		ok = write_record(&b) == 0;
-	if (!ok)
+	if (ok) {
+		report_http(&b, STATUS_IMAGED, NULL);
+	} else {
+		char *why = xstrdup(log_last_error() ? log_last_error() :
+				    "the install failed");
+
 		report_status(&b, STATUS_FAILED, 0);
+		report_http(&b, STATUS_FAILED, why);
+		free(why);
+	}
 	summary(&b, ok);
 	cleanup(&b);
 	if (b.prepared && diskprep_umount(&b.dp) < 0) {

@@ -11,6 +11,7 @@
 static const char *prog = "swarmimager";
 static int level = LOG_NORMAL;
 static int timestamps;
+static char last_error[512];
 
 void log_init(const char *argv0)
 {
@@ -27,10 +28,16 @@ void log_set_level(int l) { level = l; }
 int log_level(void) { return level; }
 void log_set_timestamps(int on) { timestamps = on; }
 
-static void vreport(const char *kind, const char *fmt, va_list ap, int err)
+const char *log_last_error(void)
+{
+	return last_error[0] ? last_error : NULL;
+}
+
+static void vreport(const char *kind, const char *fmt, va_list ap, int err,
+		    int is_error)
 {
 	char buf[4096];
-	int n = 0;
+	int n = 0, start;
 
 	if (timestamps) {
 		struct timespec ts;
@@ -40,12 +47,16 @@ static void vreport(const char *kind, const char *fmt, va_list ap, int err)
 			     ts.tv_nsec / 1000000);
 	}
 	n += snprintf(buf + n, sizeof(buf) - n, "%s: %s", prog, kind);
+	start = n;
 	if (n < (int)sizeof(buf))
 		n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	if (err && n < (int)sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err));
 	if (n >= (int)sizeof(buf) - 1)
 		n = sizeof(buf) - 2;
+	buf[n] = '\0';
+	if (is_error)
+		snprintf(last_error, sizeof(last_error), "%s", buf + start);
 	buf[n++] = '\n';
 	/* One write per line so concurrent processes do not interleave. */
 	fflush(stdout);
@@ -54,16 +65,17 @@ static void vreport(const char *kind, const char *fmt, va_list ap, int err)
 	}
 }
 
-#define REPORT(kind, err) do { \
+#define REPORT_AS(kind, err, is_error) do { \
 	va_list ap; \
 	va_start(ap, fmt); \
-	vreport(kind, fmt, ap, err); \
+	vreport(kind, fmt, ap, err, is_error); \
 	va_end(ap); \
 } while (0)
+#define REPORT(kind, err) REPORT_AS(kind, err, 0)
 
 int error(const char *fmt, ...)
 {
-	REPORT("", 0);
+	REPORT_AS("", 0, 1);
 	return -1;
 }
 
@@ -71,7 +83,7 @@ int error_errno(const char *fmt, ...)
 {
 	int err = errno;
 
-	REPORT("", err);
+	REPORT_AS("", err, 1);
 	errno = err;
 	return -1;
 }

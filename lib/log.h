@@ -33,6 +33,9 @@ void warning_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The text of the last error() or error_errno() (without the program's
+ * name), or NULL; owned by log.c, valid until the next error. */
+const char *log_last_error(void);
 /* Prints the message and exits with status; for main() only. */
 void die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));

@@ -26,6 +26,7 @@
 #include "disklayout.h"
 #include "image.h"
 #include "fetch.h"
+#include "identity.h"
 #include "log.h"
 #include "opts.h"
 #include "paths.h"
@@ -351,6 +352,28 @@ out:
 	return ret;
 }
 
+/* One warning a capture when the tree holds the golden client's machine
+ * id or SSH host keys: si_boel resets them on every node, and the user
+ * should know how to keep them if that is what they want. */
+static void warn_identity(const struct getimage *g, const char *dir)
+{
+	unsigned what = identity_captured(dir);
+	int id = !!(what & IDENTITY_MACHINE_ID);
+	int keys = !!(what & IDENTITY_SSH_HOSTKEYS);
+	const char *them = keys ? "them" : "it";
+
+	if (!what)
+		return;
+	warning("image '%s' holds the golden client's %s%s%s: si_boel resets "
+		"%s on every node it installs (keep %s with %s%s%s%s)", g->name,
+		id ? "machine id (etc/machine-id)" : "", id && keys ? " and " : "",
+		keys ? "SSH host keys (etc/ssh/ssh_host_*_key)" : "", them, them,
+		id ? "SI_MACHINE_ID_RESET=n" : "", id && keys ? " and " : "",
+		keys ? "SI_SSH_HOSTKEYS_RESET=n" : "",
+		keys ? "; a node's own host keys in its host override, "
+		"overrides/HOSTNAME/etc/ssh/, are kept" : "");
+}
+
 /* Tells the golden client's daemon that we are done. */
 static void signal_client(struct getimage *g)
 {
@@ -439,6 +462,7 @@ static int getimage(struct getimage *g)
 		goto out;
 	}
 	signal_client(g);
+	warn_identity(g, dir);
 	printf("captured image %s from %s: files=%llu size=%llu "
 	       "received=%llu literal=%llu\n", g->name, g->host,
 	       (unsigned long long)st.files, (unsigned long long)st.size,
