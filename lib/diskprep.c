@@ -14,6 +14,7 @@
 
 #include "command.h"
 #include "diskprep.h"
+#include "efivar.h"
 #include "log.h"
 #include "opts.h"
 #include "util.h"
@@ -1136,6 +1137,15 @@ static int install_uefi(struct diskprep *dp)
 	if (run("register a UEFI boot entry", entry, NULL, 1) < 0)
 		warning("no UEFI boot entry for %s: the firmware boots "
 			"EFI/BOOT/BOOTX64.EFI, the removable media path", id);
+	else {
+		char *vars = path_join(dp->root, "sys/firmware/efi/efivars");
+
+		/* A warning only: the disk boots either way. */
+		if (efivar_keep_network_first(vars, id) < 0)
+			warning("the network boot entry may no longer come "
+				"first: the node boots its disk directly");
+		free(vars);
+	}
 out:
 	free(mods);
 	free(efidir);
