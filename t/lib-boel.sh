@@ -85,6 +85,54 @@ boel_dhcpd() {
 	wait_for 10 test -s "$TRASH/udhcpd.pid"
 }
 
+# boel_mac INDEX: the MAC address of VM INDEX (unique to this test run).
+boel_mac() {
+	printf '52:54:00:%02x:%02x:%02x' $((0x$TEST_UID >> 8 & 255)) $((0x$TEST_UID & 255)) "$1"
+}
+
+# boel_tap TAP: a tap device on br0 (kept when it exists: a VM powered on
+# again keeps its port).
+boel_tap() {
+	in_ns ip link show "$1" >/dev/null 2>&1 && return 0
+	in_ns ip tuntap add dev "$1" mode tap &&
+	in_ns ip link set "$1" master br0 up
+}
+
+# pxe_vm_start NAME INDEX DISK bios|uefi ipxe|firmware: powers on a VM
+# whose boot order is its network card, then DISK, as a machine of a
+# cluster set up for network boot is (BIOS: qemu's boot order; UEFI: the
+# firmware's, the disk first while it holds nothing, and BOEL keeps the
+# network first).  uefi: OVMF, with its variables in
+# DISK.vars (kept from one power-on to the next, made on the first);
+# ipxe: the card's option ROM is iPXE (qemu's), firmware: no option ROM,
+# so the firmware's own PXE loads iPXE by TFTP (UEFI only: SeaBIOS has
+# none).  Console in NAME.log, PID in NAME.pid, bounded by
+# $BOEL_VM_TIMEOUT s, $BOEL_VM_MEM MB.
+OVMF_CODE=${SI_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+OVMF_VARS=${SI_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+pxe_vm_start() {
+	local name=$1 idx=$2 disk=$3 fw=$4 rom=$5 romarg= args=()
+	local nic=,bootindex=1 blk=,bootindex=2
+	if [ "$fw" = uefi ]; then
+		[ -e "$disk.vars" ] || cp "$OVMF_VARS" "$disk.vars" || return 1
+		args=(-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE"
+		      -drive "if=pflash,format=raw,file=$disk.vars")
+		# The boot order is the firmware's own (BootOrder), as on a
+		# real machine: qemu's bootindex would rewrite it every boot.
+		nic= blk=
+	fi
+	[ "$rom" = ipxe ] || romarg=,romfile=
+	boel_tap "tap$idx" || return 1
+	date +%s%N >"$TRASH/$name.start"
+	start_bg "$name" timeout -k 5 "${BOEL_VM_TIMEOUT:-120}" ip netns exec "$BOEL_NS" \
+		qemu-system-x86_64 -machine q35 -accel "$QEMU_ACCEL" -m "${BOEL_VM_MEM:-512}" \
+		-nographic -no-reboot -nodefaults -serial stdio "${args[@]}" \
+		-drive "file=$disk,if=none,id=d0,format=raw" \
+		-device "virtio-blk-pci,drive=d0$blk" \
+		-netdev "tap,id=n0,ifname=tap$idx,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$(boel_mac "$idx")$nic$romarg"
+}
+
 # boel_vm_start NAME INDEX DISK APPEND...: boots the environment in $BOEL_DIR
 # with DISK as virtio disk, a tap on br0, MAC ending in INDEX, and the
 # given kernel command line words; console in NAME.log; PID in NAME.pid.
@@ -94,9 +142,8 @@ boel_dhcpd() {
 boel_vm_start() {
 	local name=$1 idx=$2 disk=$3; shift 3
 	local tap=tap$idx mac
-	mac=$(printf '52:54:00:%02x:%02x:%02x' $((0x$TEST_UID >> 8 & 255)) $((0x$TEST_UID & 255)) "$idx")
-	in_ns ip tuntap add dev "$tap" mode tap &&
-	in_ns ip link set "$tap" master br0 up || return 1
+	mac=$(boel_mac "$idx")
+	boel_tap "$tap" || return 1
 	date +%s%N >"$TRASH/$name.start"
 	start_bg "$name" timeout -k 5 "${BOEL_VM_TIMEOUT:-120}" ip netns exec "$BOEL_NS" \
 		qemu-system-x86_64 -machine q35 -accel "$QEMU_ACCEL" -m "${BOEL_VM_MEM:-512}" \
