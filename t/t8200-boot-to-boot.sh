@@ -78,22 +78,24 @@ secs() {
 	echo "$(date +%s%N) $(cat "$1.start")" | awk '{printf "%.1f", ($1 - $2) / 1e9}'
 }
 
-# first_boot NAME...: waits for each installed system to reach
-# multi-user with its login prompt (NAME.boot: seconds from its power-on,
-# noted when seen) and its report
-# of status 102, then powers the VMs off.
+# first_boot NAME...: waits for each installed system's login prompt on
+# its console and its first-boot report (status 102, sent by a unit of
+# multi-user.target: systemd's own "Reached target" line is not always on
+# the console once the getty runs); NAME.boot: seconds from its power-on
+# to both, noted when seen.  Then powers the VMs off.
 first_boot() {
 	local name left=("$@") still i
-	for i in $(seq 1 4000); do
+	for i in $(seq 1 2000); do
 		[ "${#left[@]}" -gt 0 ] || break
 		still=()
 		for name in "${left[@]}"; do
-			if grep -aq "Reached target.*Multi-User System" "$name.log" &&
-			   grep -aq "$name login:" "$name.log"; then
+			if grep -aq "$name login:" "$name.log" &&
+			   grep -q "node=$name .*status=102" "$B/netboot/reports.log"; then
 				secs "$name" >"$name.boot"
+				kill_pid "$(cat "$name.pid")"
 			else
 				kill -0 "$(cat "$name.pid")" 2>/dev/null || {
-					echo "VM $name ended before its login prompt" >&2
+					echo "VM $name ended before its first boot" >&2
 					tail -n 30 "$name.log" >&2
 					return 1
 				}
@@ -103,11 +105,7 @@ first_boot() {
 		left=(${still[@]+"${still[@]}"})
 		[ "${#left[@]}" -eq 0 ] || sleep 0.2
 	done
-	[ "${#left[@]}" -eq 0 ] || { echo "no login prompt from ${left[*]}" >&2; return 1; }
-	for name in "$@"; do
-		wait_for_line 120 "$B/netboot/reports.log" "node=$name .*status=102" &&
-		kill_pid "$(cat "$name.pid")" || return 1
-	done
+	[ "${#left[@]}" -eq 0 ] || { echo "no first boot of ${left[*]}" >&2; return 1; }
 }
 
 # report_field NAME KEY: the value of KEY in NAME's status 102 report.
@@ -172,7 +170,7 @@ test_expect_success 'power-on: the nodes PXE-boot BOEL, two install the image, t
 for n in n-bios n-uefi n-misfit; do
 	say "$n: power-on to BOEL's poweroff $(cat $n.secs 2>/dev/null) s"
 done
-say "n-misfit: $(grep -a -m1 "si_boel: .*\(firmware\|layout\).*" n-misfit.log | grep -v "boots with" | head -n 1)"
+say "n-misfit: $(grep -a -m1 "cannot install for this node" n-misfit.log 2>/dev/null)"
 
 test_expect_success 'net boot once: the installed nodes boot from disk next, the refused one installs again' '
 	si_mkclientnetboot --base "$B" --list >list2.out &&
@@ -193,11 +191,11 @@ test_expect_success 'second power-on through a proxy-DHCP boot server: each boot
 	grep "n-uefi ($(boel_mac 2), .*): boots from its disk" bootserver.log &&
 	grep -a "SwarmImager: n-bios: booting from the local disk" n-bios.log &&
 	! grep -a "boel: starting" n-bios.log n-uefi.log &&
-	grep -a "Reached target.*Multi-User System" n-bios.log &&
-	grep -a "Reached target.*Multi-User System" n-uefi.log &&
+	grep -a "swarmimager-firstboot: reported status 102" n-bios.log &&
+	grep -a "swarmimager-firstboot: reported status 102" n-uefi.log &&
 	grep -a "BdsDxe: starting Boot[0-9A-F]* \"debian\"" n-uefi.log
 '
-say "n-bios: second power-on to multi-user and login $(cat n-bios.boot 2>/dev/null) s; n-uefi: $(cat n-uefi.boot 2>/dev/null) s"
+say "n-bios: second power-on to login and first-boot report $(cat n-bios.boot 2>/dev/null) s; n-uefi: $(cat n-uefi.boot 2>/dev/null) s"
 
 test_expect_success 'each node is its own: host name, machine id, SSH host keys, in its first-boot report' '
 	test "$(report_field n-bios hostname)" = n-bios &&
