@@ -144,10 +144,12 @@ char *netboot_ipxe_install(const struct netboot_boot *b)
 char *netboot_ipxe_local(const char *who)
 {
 	/* "exit" hands the boot back to the firmware, which goes on to the
-	 * next boot device: the disk. */
+	 * next boot device: the disk.  With a failure status: UEFI's boot
+	 * manager takes a success for a finished boot and stops at its
+	 * menu. */
 	return xasprintf("#!ipxe\n"
 			 "echo SwarmImager: %s: booting from the local disk\n"
-			 "exit\n", who);
+			 "exit 1\n", who);
 }
 
 const char *netboot_next_name(enum netboot_next n)

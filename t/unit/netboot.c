@@ -104,7 +104,8 @@ static void test_scripts(void)
 	   "an unknown node is not named");
 	free(s);
 	s = netboot_ipxe_local("node1");
-	ok(strstr(s, "\nexit\n") != NULL, "local boot exits to the firmware");
+	ok(strstr(s, "\nexit 1\n") != NULL, "local boot exits to the firmware, "
+	   "with a failure so that UEFI tries the next device");
 	free(s);
 	s = netboot_ipxe_chain("http://h:1");
 	is_str(s, "#!ipxe\nchain http://h:1/node/${netX/mac:hexhyp}\n",
