@@ -23,6 +23,13 @@ int log_level(void);
 /* Prefix every line with a monotonic timestamp (for daemons and tests). */
 void log_set_timestamps(int on);
 
+/* Called with each error, warning and notice printed ("error",
+ * "warning", "notice") and its text without the program's name, in the
+ * thread that logs; not for messages logged from inside the hook.  fn
+ * NULL: none. */
+typedef void log_hook_fn(void *ctx, const char *level, const char *msg);
+void log_set_hook(log_hook_fn *fn, void *ctx);
+
 /* Returns -1 so callers can "return error(...)". */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like error(), with ": strerror(errno)" appended. */
