@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "linger.h"
 #include "version.h"
 #include "log.h"
+#include "monitor_client.h"
 #include "netif.h"
 #include "opts.h"
 #include "override.h"
@@ -47,6 +49,10 @@
 
 #define RECORD_DIR "etc/swarmimager"
 #define RECORD_NAME "installed"
+/* Milliseconds a connection to MONITOR_SERVER may take, and what the
+ * monitor is given at the end to take the last reports. */
+#define MONITOR_CONNECT_MS 3000
+#define MONITOR_FLUSH_MS 2000
 /* Milliseconds a status report to SI_REPORT_URL may take in all. */
 #define REPORT_TIMEOUT_MS 5000
 /* Seconds to wait for the image's torrent from the swarm before fetching
@@ -108,6 +114,9 @@ struct boel {
 	struct diskprep dp;
 	int prepared;		/* disks prepared and mounted */
 	int overlap_opt, no_overlap_opt;
+	struct monitor_client *mon;	/* MONITOR_SERVER's, or NULL */
+	char mon_mac[NETIF_MAC_LEN];	/* the MAC it knows us by */
+	int64_t image_total;		/* the image tarball's size */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -117,25 +126,128 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
-/* The monitoring hook: SystemImager's si_monitor gets one line per ~10 s
- * with status (<0 error, 0 starting, 1-99 percent, 100 imaged, 101
- * finalizing).  Reporting to MONITOR_SERVER comes later; for now the
- * status is logged. */
-static void report_status(struct boel *b, int status, long speed)
+/* What MONITOR_SERVER knows this node as: its MAC (SI_MAC, else the
+ * interface that reaches the monitor when it is named by address, else
+ * the first one up), name, image and the image's version once known. */
+static void monitor_identify(struct boel *b)
 {
-	debug("status %d speed %ld KB/s%s%s", status, speed / 1000,
-	      b->s.monitor_server ? " for " : "",
-	      b->s.monitor_server ? b->s.monitor_server : "");
+	struct monitor_report r;
+	char version[24];
+
+	monitor_report_init(&r);
+	memcpy(r.mac, b->mon_mac, sizeof(r.mac));
+	r.hostname = (char *)b->s.hostname;
+	r.image = (char *)b->s.imagename;
+	if (b->image_version > 0) {
+		snprintf(version, sizeof(version), "%ld", b->image_version);
+		r.version = version;
+	}
+	monitor_hello(b->mon, &r);
 }
 
+/* si_boel's notices, warnings and errors go to the monitor too. */
+static void monitor_log_hook(void *ctx, const char *level, const char *msg)
+{
+	struct boel *b = ctx;
+	struct monitor_report r;
+
+	monitor_report_init(&r);
+	r.type = MONITOR_LOG;
+	r.level = (char *)level;
+	r.text = (char *)msg;
+	monitor_send(b->mon, &r);
+}
+
+/* Starts reporting to MONITOR_SERVER (lib/monitor_client.c): a thread of
+ * its own, so that a slow or dead monitor costs the install nothing. */
+static void monitor_start(struct boel *b)
+{
+	char *host = NULL;
+	int port;
+	struct in_addr a;
+
+	if (!b->s.monitor_server)
+		return;
+	b->mon = monitor_new(b->s.monitor_server, MONITOR_CONNECT_MS);
+	if (!b->mon) {
+		warning("not reporting to MONITOR_SERVER '%s'",
+			b->s.monitor_server);
+		return;
+	}
+	if (b->s.mac[0]) {
+		memcpy(b->mon_mac, b->s.mac, sizeof(b->mon_mac));
+	} else if (fetch_parse_server(b->s.monitor_server, &host, &port) < 0 ||
+		   netif_mac(inet_pton(AF_INET, host, &a) == 1 ? host : NULL,
+			     b->mon_mac, NULL) < 0) {
+		warning("no network interface with a MAC address: the monitor "
+			"gets no reports (set SI_MAC)");
+		monitor_free(b->mon, 0);
+		b->mon = NULL;
+	}
+	free(host);
+	if (!b->mon)
+		return;
+	notice("reporting to the monitor %s as %s", b->s.monitor_server,
+	       b->mon_mac);
+	monitor_identify(b);
+	log_set_hook(monitor_log_hook, b);
+}
+
+static void monitor_stop(struct boel *b)
+{
+	long sent, dropped;
+
+	if (!b->mon)
+		return;
+	log_set_hook(NULL, NULL);
+	monitor_counts(b->mon, &sent, &dropped);
+	monitor_free(b->mon, MONITOR_FLUSH_MS);
+	b->mon = NULL;
+	verbose("monitor: %ld lines sent, %ld dropped", sent, dropped);
+}
+
+/* A status change for the monitor (SystemImager's codes: <0 error with
+ * its message, 0 starting, 1-99 percent, 100 imaged, 101 finalizing),
+ * sent at once. */
+static void report_status(struct boel *b, int status, const char *message)
+{
+	struct monitor_report r;
+
+	debug("status %d", status);
+	if (!b->mon)
+		return;
+	monitor_report_init(&r);
+	r.type = MONITOR_STATE;
+	r.status = status;
+	r.message = (char *)message;
+	monitor_send(b->mon, &r);
+}
+
+/* The download's progress lines (every BITTORRENT_POLLING_TIME seconds):
+ * the image's percent is its status, 1 to 99, with the figures. */
 static void on_progress(void *ctx, const char *label, double percent,
 			long down, long up)
 {
+	struct boel *b = ctx;
+	struct swarm_totals t;
+	struct monitor_report r;
 	int st = (int)percent;
 
-	(void)label;
-	(void)up;
-	report_status(ctx, st < 1 ? 1 : st > 99 ? 99 : st, down);
+	if (!b->mon || strncmp(label, "image-", 6))
+		return;
+	swarm_totals(b->sw, &t);
+	monitor_report_init(&r);
+	r.type = MONITOR_PROGRESS;
+	r.status = st < 1 ? 1 : st > 99 ? 99 : st;
+	r.percent = percent < 0 ? 0 : percent > 100 ? 100 : percent;
+	r.downloaded = t.down;
+	r.uploaded = t.up;
+	r.extracted = b->reading ? b->read_bytes : 0;
+	r.total = b->image_total;
+	r.down_rate = (double)down;
+	r.up_rate = (double)up;
+	r.peers = t.peers;
+	monitor_send(b->mon, &r);
 }
 
 /* --- settings ------------------------------------------------------- */
@@ -570,9 +682,9 @@ static ssize_t read_or_stop(void *ctx, const void **buf)
 	if (interrupted)
 		return error("interrupted by signal %d", (int)interrupted);
 	n = swarm_read(b->reading, buf);
-	if (n > 0 && b->prefetch_at > 0) {
+	if (n > 0) {
 		b->read_bytes += n;
-		if (b->read_bytes >= b->prefetch_at) {
+		if (b->prefetch_at > 0 && b->read_bytes >= b->prefetch_at) {
 			b->prefetch_at = 0;
 			prefetch(b);
 		}
@@ -1086,7 +1198,8 @@ static int install(struct boel *b)
 	char err[512];
 	int ret;
 
-	report_status(b, STATUS_STARTING, 0);
+	monitor_start(b);
+	report_status(b, STATUS_STARTING, NULL);
 	if (prepare(b) < 0)
 		return -1;
 	if (!b->s.imagename) {
@@ -1122,6 +1235,9 @@ static int install(struct boel *b)
 	}
 	memcpy(b->info_hash, info.info_hash, sizeof(b->info_hash));
 	b->image_version = version_of_torrent(tor, b->s.imagename);
+	b->image_total = info.total_size;
+	if (b->mon)
+		monitor_identify(b);	/* the image and its version */
 	ret = prepare_disks(b);
 	if (!ret)
 		ret = install_torrent(b, tor, "image");
@@ -1132,10 +1248,10 @@ static int install(struct boel *b)
 		return -1;
 	if (make_own(b) < 0 || install_firstboot(b) < 0)
 		return -1;
-	report_status(b, STATUS_IMAGED, 0);
+	report_status(b, STATUS_IMAGED, NULL);
 	if (apply_overrides(b) < 0 || finish_disks(b) < 0)
 		return -1;
-	report_status(b, STATUS_FINALIZING, 0);
+	report_status(b, STATUS_FINALIZING, NULL);
 	linger(b);
 	if (interrupted)
 		return error("interrupted by signal %d", (int)interrupted);
@@ -1399,11 +1515,12 @@ int main(int argc, const char **argv)
 		char *why = xstrdup(log_last_error() ? log_last_error() :
 				    "the install failed");
 
-		report_status(&b, STATUS_FAILED, 0);
+		report_status(&b, STATUS_FAILED, why);
 		report_http(&b, STATUS_FAILED, why);
 		free(why);
 	}
 	summary(&b, ok);
+	monitor_stop(&b);
 	cleanup(&b);
 	if (b.prepared && diskprep_umount(&b.dp) < 0) {
 		error("the disks were not all unmounted");
