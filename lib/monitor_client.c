@@ -43,7 +43,7 @@ struct monitor_client {
 	char *hello;
 	struct qline q[QUEUE_MAX];
 	size_t head, n;
-	int stop, connected;
+	int stop, connected, ever_connected;
 	double flush_until;	/* monotonic; with stop */
 	long sent, dropped;
 };
@@ -89,7 +89,21 @@ static int wait_fd(struct monitor_client *m, int fd, short events, int ms)
 	return fd >= 0 && (p[1].revents & events) ? 1 : 0;
 }
 
-static int stopping(struct monitor_client *m)
+/* Whether the thread should end: stopping, and either the monitor was
+ * never reached in this run (an unreachable monitor costs the installer
+ * nothing at its end), or nothing is left, or the flush time is over. */
+static int give_up(struct monitor_client *m)
+{
+	int g;
+
+	pthread_mutex_lock(&m->lock);
+	g = m->stop && (!m->ever_connected || !m->n ||
+			now_monotonic() >= m->flush_until);
+	pthread_mutex_unlock(&m->lock);
+	return g;
+}
+
+static int stopping_now(struct monitor_client *m)
 {
 	int s;
 
@@ -108,7 +122,7 @@ static int connect_once(struct monitor_client *m)
 
 	if (getaddrinfo(m->host, m->port, &hints, &ai) != 0)
 		return -1;
-	for (a = ai; a && fd < 0 && !stopping(m); a = a->ai_next) {
+	for (a = ai; a && fd < 0 && !give_up(m); a = a->ai_next) {
 		double end = now_monotonic() + m->connect_ms / 1000.0;
 		int soerr = 0, r = 0;
 		socklen_t len = sizeof(soerr);
@@ -120,10 +134,9 @@ static int connect_once(struct monitor_client *m)
 		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
 			if (errno != EINPROGRESS)
 				soerr = errno;
-			while (!soerr && r == 0 && !stopping(m) &&
+			while (!soerr && r == 0 && !give_up(m) &&
 			       now_monotonic() < end)
-				r = wait_fd(m, fd, POLLOUT, (int)((end -
-					now_monotonic()) * 1000) + 1);
+				r = wait_fd(m, fd, POLLOUT, 100);
 			if (!soerr && r == 1)
 				getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
 			else if (!soerr)
@@ -209,7 +222,7 @@ static void serve(struct monitor_client *m, int fd)
 
 	pthread_mutex_lock(&m->lock);
 	s = m->hello ? xstrdup(m->hello) : NULL;
-	m->connected = 1;
+	m->connected = m->ever_connected = 1;
 	pthread_mutex_unlock(&m->lock);
 	for (;;) {
 		if (s) {
@@ -240,8 +253,9 @@ static void *writer(void *arg)
 	struct monitor_client *m = arg;
 	int backoff = BACKOFF_MIN_MS;
 
-	while (!stopping(m)) {
+	while (!give_up(m)) {
 		int fd = connect_once(m);
+		double tried, until;
 
 		if (fd >= 0) {
 			double t0 = now_monotonic();
@@ -251,9 +265,12 @@ static void *writer(void *arg)
 			if (now_monotonic() - t0 > 10)
 				backoff = BACKOFF_MIN_MS;
 		}
-		if (stopping(m))
-			break;
-		wait_fd(m, -1, 0, backoff);
+		tried = now_monotonic();
+		until = tried + backoff / 1000.0;
+		/* Stopping: the last tries come 0.2 s apart. */
+		while (!give_up(m) && now_monotonic() <
+		       (stopping_now(m) ? tried + 0.2 : until))
+			wait_fd(m, -1, 0, 100);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 			  backoff * 2;
 	}
@@ -369,7 +386,8 @@ void monitor_free(struct monitor_client *m, int flush_ms)
 		return;
 	pthread_mutex_lock(&m->lock);
 	m->stop = 1;
-	m->flush_until = now_monotonic() + (m->connected ? flush_ms / 1000.0 : 0);
+	m->flush_until = now_monotonic() + (m->ever_connected ?
+					     flush_ms / 1000.0 : 0);
 	pthread_mutex_unlock(&m->lock);
 	wake(m);
 	pthread_join(m->thread, NULL);
