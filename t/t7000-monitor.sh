@@ -114,7 +114,10 @@ test_expect_success 'the table: the node with its state, image and address' '
 	si_monitor --database "$DB" --status >table &&
 	cat table &&
 	grep -E "^n1 +52:54:00:70:00:01 +127\.0\.0\.1 +img +finalizing " table &&
-	grep "^1 nodes: 1 imaged or later, 0 failed, 0 stale$" table
+	grep "^1 nodes: 1 imaged or later, 0 failed, 0 stale$" table &&
+	timeout -s INT 3 si_monitor --database "$DB" --follow --interval 0.5 >follow;
+	test $(grep -c "^n1 " follow) -ge 3 &&
+	test $(grep -c "si_monitor --follow, every 0.5 s" follow) -ge 3
 '
 
 test_expect_success 'a SystemImager 4 line on the legacy port is stored' '
