@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,4 +426,21 @@ void close_fds_from(int lowfd, int keep)
 			close((int)fd);
 	}
 	closedir(d);
+}
+
+void daemon_signals(void (*handler)(int), int hup)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (hup)
+		sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (!hup)
+		sigaction(SIGHUP, &sa, NULL);
 }

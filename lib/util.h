@@ -80,4 +80,8 @@ int sha256_file(const char *path, char hex[65]);
 /* Closes every file descriptor >= 3 except keep (or -1); for children. */
 void close_fds_from(int lowfd, int keep);
 
+/* A daemon's signals: SIGTERM and SIGINT call handler, SIGHUP too when
+ * hup is set (else it is ignored, as SIGPIPE always is). */
+void daemon_signals(void (*handler)(int), int hup);
+
 #endif
