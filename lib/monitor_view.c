@@ -46,32 +46,13 @@ static void age(double secs, char *buf, size_t size)
 		snprintf(buf, size, "%.0fh", secs / 3600);
 }
 
-static void append(char **out, size_t *len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void append(char **out, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		die(1, "out of memory");
-	*out = xrealloc(*out, *len + (size_t)n + 1);
-	memcpy(*out + *len, s, (size_t)n + 1);
-	*len += (size_t)n;
-	free(s);
-}
-
 char *monitor_view_table(const struct monitordb_node *v, size_t n,
 			 double now)
 {
 	char *out = NULL;
 	size_t len = 0, failed = 0, stale = 0, done = 0;
 
-	append(&out, &len, "%-16s %-17s %-15s %-16s %-14s %10s %10s %5s %5s  %s\n",
+	xappendf(&out, &len, "%-16s %-17s %-15s %-16s %-14s %10s %10s %5s %5s  %s\n",
 	       "HOST", "MAC", "IP", "IMAGE", "STATE", "DOWN", "UP", "PEERS",
 	       "AGE", "MESSAGE");
 	for (size_t i = 0; i < n; i++) {
@@ -87,12 +68,12 @@ char *monitor_view_table(const struct monitordb_node *v, size_t n,
 		failed += x->status < 0 && x->status != MONITOR_NO_STATUS;
 		stale += x->stale;
 		done += x->status >= MONITOR_ST_IMAGED;
-		append(&out, &len, "%-16s %-17s %-15s %-16s %-14s %10s %10s "
+		xappendf(&out, &len, "%-16s %-17s %-15s %-16s %-14s %10s %10s "
 		       "%5s %5s  %s\n", x->hostname ? x->hostname : "-",
 		       x->mac, x->ip ? x->ip : "-", x->image ? x->image : "-",
 		       st, down, up, peers, ag, x->message ? x->message : "");
 	}
-	append(&out, &len, "%zu nodes: %zu imaged or later, %zu failed, "
+	xappendf(&out, &len, "%zu nodes: %zu imaged or later, %zu failed, "
 	       "%zu stale\n", n, done, failed, stale);
 	return out;
 }
@@ -111,7 +92,7 @@ char *monitor_view_json(const struct monitordb_node *v, size_t n,
 	char *out = NULL;
 	size_t len = 0;
 
-	append(&out, &len, "[");
+	xappendf(&out, &len, "[");
 	for (size_t i = 0; i < n; i++) {
 		const struct monitordb_node *x = &v[i];
 		struct json_out j;
@@ -145,9 +126,9 @@ char *monitor_view_json(const struct monitordb_node *v, size_t n,
 		num_or_null(&j, "age", now - x->last_seen);
 		num_or_null(&j, "started", x->started);
 		json_out_int(&j, "installs", x->installs);
-		append(&out, &len, "%s%s", i ? ",\n" : "\n", json_out_end(&j));
+		xappendf(&out, &len, "%s%s", i ? ",\n" : "\n", json_out_end(&j));
 		json_out_release(&j);
 	}
-	append(&out, &len, "%s]\n", n ? "\n" : "");
+	xappendf(&out, &len, "%s]\n", n ? "\n" : "");
 	return out;
 }

@@ -444,3 +444,20 @@ void daemon_signals(void (*handler)(int), int hup)
 	if (!hup)
 		sigaction(SIGHUP, &sa, NULL);
 }
+
+void xappendf(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		die(1, "out of memory");
+	*buf = xrealloc(*buf, *len + (size_t)n + 1);
+	memcpy(*buf + *len, s, (size_t)n + 1);
+	*len += (size_t)n;
+	free(s);
+}

@@ -17,6 +17,10 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* Returns a newly allocated formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends the formatted text to *buf (NULL or NUL-terminated, *len bytes
+ * long), growing it; cannot fail (aborts on exhaustion, as above). */
+void xappendf(char **buf, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Returns "a/b" newly allocated (no double slash); the caller frees it. */
 char *path_join(const char *a, const char *b);
 

@@ -261,7 +261,7 @@ static enum MHD_Result report(struct bootserver *bs, struct MHD_Connection *c,
 			      const char *from)
 {
 	const char *mac_arg = arg(c, "mac"), *status = arg(c, "status");
-	const char *host_arg = arg(c, "hostname"), *msg = arg(c, "message");
+	const char *msg = arg(c, "message");
 	const struct cluster_host *h;
 	struct netboot_state st;
 	char mac[18], *key, *line, *rest;
@@ -311,7 +311,6 @@ static enum MHD_Result report(struct bootserver *bs, struct MHD_Connection *c,
 			close(rfd);
 	}
 	netboot_unlock(fd);
-	(void)host_arg;
 	free(line);
 	free(rest);
 	free(key);
